@@ -1,0 +1,414 @@
+//! Cash-flow projection of one instrument (methodology.md, "Schedules" and "Amounts").
+
+use crate::calendar::Calendar;
+use crate::date::Date;
+use crate::daycount::{curve_time, DayCount};
+use crate::error::{Error, Result};
+use crate::instrument::{Amortization, FloatingTerms, Instrument};
+use crate::scenario::ScenarioCurve;
+use crate::schedule::{backward_schedule, monthly_from, Period};
+
+/// One future payment, signed from the bank's view (assets +, liabilities −).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flow {
+    pub pay_date: Date,
+    pub accrual_start: Date,
+    pub accrual_end: Date,
+    /// Principal outstanding during the period.
+    pub balance: f64,
+    /// All-in annual rate applied in the period.
+    pub rate: f64,
+    pub interest: f64,
+    /// Scheduled principal.
+    pub principal: f64,
+    /// Behavioural run-off.
+    pub prepayment: f64,
+}
+
+impl Flow {
+    pub fn total(&self) -> f64 {
+        self.interest + self.principal + self.prepayment
+    }
+}
+
+/// Reusable buffers and settings for projecting many instruments.
+#[derive(Debug)]
+pub struct Projector<'a> {
+    pub as_of: Date,
+    pub calendar: &'a Calendar,
+    periods: Vec<Period>,
+}
+
+impl<'a> Projector<'a> {
+    pub fn new(as_of: Date, calendar: &'a Calendar) -> Self {
+        Projector { as_of, calendar, periods: Vec::with_capacity(512) }
+    }
+
+    /// Appends the instrument's future flows (pay_date > as_of) to `out`.
+    /// `index` is the floater's index curve under the scenario; it is only
+    /// read for resets after `as_of` and may be `None` for fixed-rate products.
+    pub fn project(
+        &mut self,
+        instrument_id: &str,
+        inst: &Instrument,
+        index: Option<&ScenarioCurve>,
+        out: &mut Vec<Flow>,
+    ) -> Result<()> {
+        let as_of = self.as_of;
+        self.periods.clear();
+        let month_step = match inst.maturity_date {
+            Some(maturity) => {
+                backward_schedule(inst.start_date, maturity, inst.payment_months, inst.business_day, self.calendar, &mut self.periods);
+                inst.payment_months
+            }
+            None => {
+                monthly_from(as_of, inst.behavioral_months, inst.business_day, self.calendar, &mut self.periods);
+                1
+            }
+        };
+        let first_future = self.periods.partition_point(|p| p.pay_date <= as_of);
+        let remaining = &self.periods[first_future..];
+        if remaining.is_empty() {
+            if inst.balance > 0.0 {
+                let maturity = inst.maturity_date.map_or("NULL".to_string(), |d| d.to_string());
+                return Err(Error::Instrument {
+                    instrument_id: instrument_id.to_string(),
+                    column: "maturity_date",
+                    value: maturity,
+                    reason: format!("has no payment after as_of {as_of} but balance is {}", inst.balance),
+                });
+            }
+            return Ok(());
+        }
+
+        let sign = inst.side.sign();
+        let n = remaining.len();
+        let mut b = inst.balance;
+        for (j, period) in remaining.iter().enumerate() {
+            let payments_left = (n - j) as i32;
+            let rate = match &inst.floating {
+                None => inst.rate,
+                Some(terms) => floating_rate(instrument_id, inst, terms, period.accrual_start, as_of, index)?,
+            };
+            let interest = b * rate * inst.day_count.year_frac(period.accrual_start, period.accrual_end);
+            let principal = scheduled_principal(inst.amortization, b, rate, month_step, payments_left);
+            let after_schedule = b - principal;
+            let exposed_days = (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
+            let tau = exposed_days as f64 / 365.0;
+            let prepayment = if inst.prepayment_rate > 0.0 && after_schedule > 0.0 {
+                after_schedule * (1.0 - (1.0 - inst.prepayment_rate).powf(tau))
+            } else {
+                0.0
+            };
+            out.push(Flow {
+                pay_date: period.pay_date,
+                accrual_start: period.accrual_start,
+                accrual_end: period.accrual_end,
+                balance: sign * b,
+                rate,
+                interest: sign * interest,
+                principal: sign * principal,
+                prepayment: sign * prepayment,
+            });
+            b = after_schedule - prepayment;
+        }
+        Ok(())
+    }
+}
+
+/// Scheduled principal of a period with balance `b`, all-in `rate`, `months`
+/// between payments and `payments_left` including this one. The last payment
+/// clears the balance.
+pub fn scheduled_principal(amortization: Amortization, b: f64, rate: f64, months: u32, payments_left: i32) -> f64 {
+    if payments_left <= 1 {
+        return b;
+    }
+    match amortization {
+        Amortization::Bullet => 0.0,
+        // B/n without run-off; re-levelled on the balance left after a prepayment.
+        Amortization::Linear => b / payments_left as f64,
+        Amortization::Annuity => {
+            let p = rate * months as f64 / 12.0;
+            level_payment(b, p, payments_left) - b * p
+        }
+    }
+}
+
+/// Level payment P = b·p / (1 − (1 + p)^−k); b / k when p = 0.
+pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
+    if p == 0.0 {
+        b / k as f64
+    } else {
+        b * p / (1.0 - (1.0 + p).powi(-k))
+    }
+}
+
+/// The rate of a floater's period starting at `accrual_start`: fixed at the last
+/// reset (start_date + k·reset_months) on or before it; the `rate` column if
+/// that reset is on or before `as_of`, else the projected forward plus spread,
+/// clamped to [floor, cap].
+fn floating_rate(
+    instrument_id: &str,
+    inst: &Instrument,
+    terms: &FloatingTerms,
+    accrual_start: Date,
+    as_of: Date,
+    index: Option<&ScenarioCurve>,
+) -> Result<f64> {
+    let reset = last_reset_on_or_before(inst.start_date, terms.reset_months, accrual_start);
+    if reset <= as_of {
+        return Ok(inst.rate);
+    }
+    let curve = index.ok_or_else(|| Error::Instrument {
+        instrument_id: instrument_id.to_string(),
+        column: "index_curve",
+        value: terms.index_curve.clone(),
+        reason: "no such curve on the as_of date".into(),
+    })?;
+    let fixing_end = reset.add_months(terms.reset_months as i32);
+    let forward = forward_rate(curve, as_of, reset, fixing_end, inst.day_count);
+    Ok(terms.all_in(forward))
+}
+
+/// Simple forward F = (DF(d1)/DF(d2) − 1) / yearfrac(d1, d2) on the curve.
+pub fn forward_rate(curve: &ScenarioCurve, as_of: Date, d1: Date, d2: Date, day_count: DayCount) -> f64 {
+    let df1 = curve.discount_factor(curve_time(as_of, d1));
+    let df2 = curve.discount_factor(curve_time(as_of, d2));
+    (df1 / df2 - 1.0) / day_count.year_frac(d1, d2)
+}
+
+/// Largest `start + k·months` (k ≥ 0) on or before `date`; `start` when `date` precedes it.
+pub fn last_reset_on_or_before(start: Date, months: u32, date: Date) -> Date {
+    if date <= start || months == 0 {
+        return start;
+    }
+    let (ys, ms, _) = start.ymd();
+    let (yd, md, _) = date.ymd();
+    let month_gap = (yd - ys) * 12 + md as i32 - ms as i32;
+    let step = months as i32;
+    let mut k = (month_gap / step).max(0);
+    while k > 0 && start.add_months(k * step) > date {
+        k -= 1;
+    }
+    while start.add_months((k + 1) * step) <= date {
+        k += 1;
+    }
+    start.add_months(k * step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curve::Curve;
+    use crate::instrument::RawInstrument;
+    use crate::scenario::{RateFloor, Scenario, ShockSizeTable};
+
+    fn d(y: i32, m: u32, day: u32) -> Date {
+        Date::from_ymd(y, m, day).unwrap()
+    }
+
+    fn flows(raw: RawInstrument, as_of: Date, index: Option<&ScenarioCurve>) -> Vec<Flow> {
+        let inst = raw.validate().unwrap();
+        let cal = Calendar::weekends_only();
+        let mut out = Vec::new();
+        Projector::new(as_of, &cal).project(raw.instrument_id, &inst, index, &mut out).unwrap();
+        out
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1.0)
+    }
+
+    fn raw(id: &'static str) -> RawInstrument<'static> {
+        RawInstrument {
+            instrument_id: id,
+            side: Some("asset"),
+            balance: Some(100_000.0),
+            start_date: Some(d(2025, 1, 1)),
+            maturity_date: Some(d(2035, 1, 1)),
+            rate_type: Some("fixed"),
+            rate: Some(0.07),
+            payment_months: Some(1),
+            amortization: Some("annuity"),
+            day_count: Some("30E/360"),
+            ..Default::default()
+        }
+    }
+
+    /// ACTUS test case ann02: 100,000 at 7 %, 30E/360, monthly, 10 years:
+    /// payment 1161.08479, first interest 583.33333, first principal 577.75146.
+    #[test]
+    fn actus_ann02() {
+        let f = flows(raw("ann02"), d(2024, 12, 31), None);
+        assert_eq!(f.len(), 120);
+        assert!(close(f[0].interest, 583.33333, 1e-8), "{}", f[0].interest);
+        assert!(close(f[0].principal, 577.75146, 1e-8), "{}", f[0].principal);
+        assert!(close(f[0].total(), 1161.08479, 1e-8), "{}", f[0].total());
+        // Level throughout (30E/360 monthly interest equals b·p exactly) and the balance is cleared.
+        assert!(f.iter().all(|x| close(x.total(), 1161.08479, 1e-8)));
+        let repaid: f64 = f.iter().map(|x| x.principal).sum();
+        assert!(close(repaid, 100_000.0, 1e-12));
+    }
+
+    /// QuantLib's amortizing-bond test: 30 years monthly on 100, level payment
+    /// 0.421604034 at 3 % and 0.536821623 at 5 %.
+    #[test]
+    fn quantlib_amortizing_bond_payments() {
+        for (rate, payment) in [(0.03, 0.421604034), (0.05, 0.536821623)] {
+            let r = RawInstrument {
+                balance: Some(100.0),
+                rate: Some(rate),
+                maturity_date: Some(d(2055, 1, 1)),
+                ..raw("ql")
+            };
+            let f = flows(r, d(2024, 12, 31), None);
+            assert_eq!(f.len(), 360);
+            assert!((f[0].total() - payment).abs() < 5e-10, "{rate}: {}", f[0].total());
+        }
+    }
+
+    /// Hand-worked CPR run-off on a 1,000 bullet, 12 % CPR, annual payments,
+    /// ACT/365F at 5 %, as_of mid-period:
+    /// period 1: 2025-01-01..2026-01-01 (365 days), as_of 2025-07-02 leaves 183 days:
+    ///   τ = 183/365, prepay = 1000·(1 − 0.88^τ).
+    /// period 2 (last): interest on what is left, all of it repaid as principal.
+    #[test]
+    fn cpr_run_off_hand_worked() {
+        let r = RawInstrument {
+            balance: Some(1000.0),
+            rate: Some(0.05),
+            amortization: Some("bullet"),
+            day_count: Some("ACT/365F"),
+            payment_months: Some(12),
+            maturity_date: Some(d(2027, 1, 1)),
+            prepayment_rate: Some(0.12),
+            ..raw("cpr")
+        };
+        let f = flows(r, d(2025, 7, 2), None);
+        assert_eq!(f.len(), 2);
+        let tau: f64 = 183.0 / 365.0;
+        let prepay = 1000.0 * (1.0 - 0.88f64.powf(tau));
+        assert!(close(f[0].interest, 50.0, 1e-12)); // full period interest on 1,000
+        assert_eq!(f[0].principal, 0.0);
+        assert!(close(f[0].prepayment, prepay, 1e-12));
+        let left = 1000.0 - prepay;
+        assert!(close(f[1].balance, left, 1e-12));
+        assert!(close(f[1].interest, left * 0.05, 1e-12));
+        assert!(close(f[1].principal, left, 1e-12));
+        assert_eq!(f[1].prepayment, 0.0);
+    }
+
+    /// Hand-worked non-maturity deposit: 1,200 savings (liability) at 1 %, ACT/365F,
+    /// 3 months of behavioural life, 20 % CPR, as_of 2025-12-31:
+    /// periods end 2026-01-31 (31 d), 2026-02-28 (28 d), 2026-03-31 (31 d).
+    #[test]
+    fn non_maturity_run_off_hand_worked() {
+        let r = RawInstrument {
+            side: Some("liability"),
+            balance: Some(1200.0),
+            rate: Some(0.01),
+            maturity_date: None,
+            amortization: Some("bullet"),
+            day_count: Some("ACT/365F"),
+            business_day: Some("following"),
+            prepayment_rate: Some(0.2),
+            behavioral_months: Some(3),
+            ..raw("nmd")
+        };
+        let f = flows(r, d(2025, 12, 31), None);
+        assert_eq!(f.len(), 3);
+        let run = |b: f64, days: f64| b * (1.0 - 0.8f64.powf(days / 365.0));
+        let p1 = run(1200.0, 31.0);
+        let b2 = 1200.0 - p1;
+        let p2 = run(b2, 28.0);
+        let b3 = b2 - p2;
+        assert!(close(f[0].interest, -1200.0 * 0.01 * 31.0 / 365.0, 1e-12));
+        assert!(close(f[0].prepayment, -p1, 1e-12));
+        assert!(close(f[1].balance, -b2, 1e-12));
+        assert!(close(f[1].prepayment, -p2, 1e-12));
+        // Last period: whatever is left is repaid as principal, no run-off.
+        assert!(close(f[2].principal, -b3, 1e-12));
+        assert_eq!(f[2].prepayment, 0.0);
+        assert!(close(f[2].interest, -b3 * 0.01 * 31.0 / 365.0, 1e-12));
+        // 2026-01-31 is a Saturday, 2026-02-28 a Saturday: following moves the pay dates.
+        assert_eq!(f[0].pay_date, d(2026, 2, 2));
+        assert_eq!(f[0].accrual_end, d(2026, 1, 31));
+        assert_eq!(f[1].pay_date, d(2026, 3, 2));
+        let total: f64 = f.iter().map(|x| x.principal + x.prepayment).sum();
+        assert!(close(total, -1200.0, 1e-12));
+    }
+
+    /// Hand-worked floater on a flat 4 % curve (continuous), quarterly resets,
+    /// ACT/360, spread 1 %: the forward over [d1, d2] is
+    /// (exp(0.04·days/365) − 1)·360/days ≈ 3.96 %, all-in ≈ 4.96 %; a floor
+    /// at 5.2 % and a cap at 4.9 % both bind.
+    #[test]
+    fn floating_projection_with_floor_and_cap() {
+        let curve = Curve::new("USD_SOFR", "USD", vec![("1Y".into(), 0.04)]).unwrap();
+        let base = Scenario::base();
+        let table = ShockSizeTable::default();
+        let sc = ScenarioCurve::new(&curve, &base, &table, RateFloor::Eu);
+        let floater = |floor: Option<f64>, cap: Option<f64>| RawInstrument {
+            balance: Some(1000.0),
+            rate: Some(0.06),
+            rate_type: Some("floating"),
+            index_curve: Some("USD_SOFR"),
+            spread: Some(0.01),
+            reset_months: Some(3),
+            rate_floor: floor,
+            rate_cap: cap,
+            payment_months: Some(3),
+            amortization: Some("bullet"),
+            day_count: Some("ACT/360"),
+            start_date: Some(d(2025, 10, 15)),
+            maturity_date: Some(d(2026, 7, 15)),
+            ..raw("frn")
+        };
+        let as_of = d(2025, 12, 31);
+        // Periods: 10-15..01-15 (reset 10-15 <= as_of: the rate column, 6 %),
+        // 01-15..04-15 (reset 2026-01-15, 90 days), 04-15..07-15 (reset 2026-04-15, 91 days).
+        let fwd = |from: i32, days: i32| {
+            let (t1, t2) = (from as f64 / 365.0, (from + days) as f64 / 365.0);
+            ((0.04 * (t2 - t1)).exp() - 1.0) * 360.0 / days as f64
+        };
+        let f2 = fwd(15, 90) + 0.01; // ≈ 4.96 %
+        let f3 = fwd(105, 91) + 0.01;
+        let plain = flows(floater(None, None), as_of, Some(&sc));
+        assert_eq!(plain.len(), 3);
+        assert_eq!(plain[0].rate, 0.06);
+        assert!(close(plain[0].interest, 1000.0 * 0.06 * 92.0 / 360.0, 1e-12));
+        assert!(close(plain[1].rate, f2, 1e-12), "{} vs {f2}", plain[1].rate);
+        assert!(close(plain[2].rate, f3, 1e-12));
+        assert!(close(plain[1].interest, 1000.0 * f2 * 90.0 / 360.0, 1e-12));
+        let floored = flows(floater(Some(0.052), None), as_of, Some(&sc));
+        assert_eq!(floored[0].rate, 0.06); // the current fixing is not re-floored
+        assert_eq!(floored[1].rate, 0.052);
+        assert_eq!(floored[2].rate, 0.052);
+        assert!(close(floored[2].interest, 1000.0 * 0.052 * 91.0 / 360.0, 1e-12));
+        let capped = flows(floater(None, Some(0.049)), as_of, Some(&sc));
+        assert_eq!(capped[0].rate, 0.06);
+        assert_eq!(capped[1].rate, 0.049);
+        assert_eq!(capped[2].rate, 0.049);
+    }
+
+    #[test]
+    fn matured_instrument_with_balance_is_an_error() {
+        let inst = raw("old").validate().unwrap();
+        let cal = Calendar::weekends_only();
+        let err = Projector::new(d(2040, 1, 1), &cal)
+            .project("old", &inst, None, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'old'") && err.contains("maturity_date") && err.contains("2035-01-01"), "{err}");
+    }
+
+    #[test]
+    fn reset_lookup() {
+        let s = d(2024, 1, 31);
+        assert_eq!(last_reset_on_or_before(s, 3, d(2024, 4, 29)), d(2024, 1, 31));
+        assert_eq!(last_reset_on_or_before(s, 3, d(2024, 4, 30)), d(2024, 4, 30));
+        assert_eq!(last_reset_on_or_before(s, 1, d(2024, 3, 30)), d(2024, 2, 29));
+        assert_eq!(last_reset_on_or_before(s, 1, d(2024, 3, 31)), d(2024, 3, 31));
+        assert_eq!(last_reset_on_or_before(s, 12, d(2020, 1, 1)), s);
+    }
+}

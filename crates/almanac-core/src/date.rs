@@ -1,0 +1,167 @@
+//! Calendar dates as plain day numbers.
+//!
+//! A [`Date`] is the number of days since 1970-01-01, exactly Arrow's `Date32`,
+//! so dates move between Arrow arrays and the finance code without conversion.
+//! Civil-date conversion uses Howard Hinnant's branch-free algorithms.
+
+use std::fmt;
+
+/// Days since 1970-01-01 (Arrow `Date32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(pub i32);
+
+impl Date {
+    /// Builds a date from year, month (1-12) and day (1-31); `None` if it does not exist.
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Date(days_from_civil(year, month, day)))
+    }
+
+    /// Year, month (1-12), day (1-31).
+    pub fn ymd(self) -> (i32, u32, u32) {
+        civil_from_days(self.0)
+    }
+
+    pub fn year(self) -> i32 {
+        self.ymd().0
+    }
+
+    /// Day of week, Monday = 0 ... Sunday = 6.
+    pub fn weekday(self) -> u32 {
+        // 1970-01-01 was a Thursday (3).
+        (self.0 + 3).rem_euclid(7) as u32
+    }
+
+    pub fn is_weekend(self) -> bool {
+        self.weekday() >= 5
+    }
+
+    pub fn add_days(self, days: i32) -> Date {
+        Date(self.0 + days)
+    }
+
+    /// Adds calendar months; a day that does not exist in the target month
+    /// becomes that month's last day (31 Jan + 1M = 28/29 Feb). No end-of-month
+    /// roll otherwise: 28 Feb + 1M = 28 Mar.
+    pub fn add_months(self, months: i32) -> Date {
+        let (y, m, d) = self.ymd();
+        let total = y * 12 + (m as i32 - 1) + months;
+        let year = total.div_euclid(12);
+        let month = total.rem_euclid(12) as u32 + 1;
+        let day = d.min(days_in_month(year, month));
+        Date(days_from_civil(year, month, day))
+    }
+
+    /// Days from `self` to `other` (positive when `other` is later).
+    pub fn days_until(self, other: Date) -> i32 {
+        other.0 - self.0
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse_iso(text: &str) -> Option<Date> {
+        let text = text.trim();
+        let mut parts = text.splitn(3, '-');
+        let y: i32 = parts.next()?.parse().ok()?;
+        let m: u32 = parts.next()?.parse().ok()?;
+        let d: u32 = parts.next()?.parse().ok()?;
+        Date::from_ymd(y, m, d)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+pub fn is_leap_year(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+pub fn days_in_year(year: i32) -> i32 {
+    if is_leap_year(year) {
+        366
+    } else {
+        365
+    }
+}
+
+pub fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month as i32 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i32::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> Date {
+        Date::from_ymd(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn epoch_and_round_trip() {
+        assert_eq!(d(1970, 1, 1).0, 0);
+        assert_eq!(d(2000, 3, 1).0, 11_017);
+        for n in -800_000..800_000 {
+            let (y, m, dd) = Date(n).ymd();
+            assert_eq!(d(y, m, dd).0, n);
+        }
+    }
+
+    #[test]
+    fn weekday_known_dates() {
+        assert_eq!(d(2025, 12, 31).weekday(), 2); // Wednesday
+        assert_eq!(d(2026, 11, 28).weekday(), 5); // Saturday
+    }
+
+    #[test]
+    fn month_arithmetic_clamps_to_month_end() {
+        assert_eq!(d(2024, 1, 31).add_months(1), d(2024, 2, 29));
+        assert_eq!(d(2023, 1, 31).add_months(1), d(2023, 2, 28));
+        assert_eq!(d(2024, 2, 29).add_months(12), d(2025, 2, 28));
+        assert_eq!(d(2024, 2, 28).add_months(1), d(2024, 3, 28));
+        assert_eq!(d(2024, 3, 31).add_months(-1), d(2024, 2, 29));
+        assert_eq!(d(2024, 5, 15).add_months(-17), d(2022, 12, 15));
+    }
+
+    #[test]
+    fn parse_iso_rejects_impossible_dates() {
+        assert_eq!(Date::parse_iso("2025-02-28"), Some(d(2025, 2, 28)));
+        assert_eq!(Date::parse_iso("2025-02-29"), None);
+        assert_eq!(Date::parse_iso("2025-13-01"), None);
+        assert_eq!(Date::parse_iso("garbage"), None);
+        assert_eq!(d(2025, 2, 3).to_string(), "2025-02-03");
+    }
+}
