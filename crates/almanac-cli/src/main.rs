@@ -1,1 +1,140 @@
-fn main(){}
+//! `almanac`: SQL over a bank's balance sheet. Cash flows, repricing and
+//! liquidity gaps, duration and the Basel IRRBB sensitivities as queries.
+
+mod functions;
+mod output;
+mod run;
+mod shell;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use output::Format;
+
+/// The bundled demo bank, found next to the source tree unless ALMANAC_DATA says otherwise.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("ALMANAC_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/demo"))
+        })
+}
+
+#[derive(Parser)]
+#[command(
+    name = "almanac",
+    version,
+    about = "Almanac: asset-liability management in SQL",
+    long_about = "Almanac: asset-liability management in SQL.\n\n\
+        Your balance sheet (loans, deposits, bonds) lives as Parquet tables; Almanac adds SQL\n\
+        functions that project every instrument's cash flows, shock the yield curves the Basel\n\
+        way and discount, so gap reports, duration, and EVE and NII sensitivities are queries.\n\n\
+        Try:  almanac sql -f sql/eve_sensitivity.sql\n      almanac functions",
+    after_help = "Data: every Parquet file or folder in --data is a table named after it (instruments,\n\
+        curves, capital, ...). Without --data, the bundled demo bank is used (or $ALMANAC_DATA)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SQL: a query (-c), a file of statements (-f), or an interactive shell.
+    Sql {
+        /// Folder of Parquet tables (default: the bundled demo bank).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// SQL to run; several statements may be separated by ';'.
+        #[arg(
+            short = 'c',
+            long = "command",
+            value_name = "SQL",
+            conflicts_with = "file"
+        )]
+        command: Option<String>,
+        /// A file of SQL statements, such as sql/eve_sensitivity.sql.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// How to print results.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write the result to this file instead of the screen (the last statement's, for several).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Generate a synthetic bank (instruments, curves, capital, fx_rates) as Parquet.
+    Generate {
+        /// Number of instruments.
+        #[arg(long, default_value_t = 10_000)]
+        instruments: usize,
+        /// Random seed; the same seed and size give the same files, bit for bit.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// List Almanac's SQL functions with their arguments and an example.
+    Functions {
+        /// Show one function only.
+        name: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    // A panic is a bug in Almanac, never the user's fault: say so in one line, no backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: internal error in Almanac ({info}); please report it with the command you ran"
+        );
+    }));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Sql {
+                data,
+                command,
+                file,
+                format,
+                output,
+            } => {
+                let data = data.unwrap_or_else(default_data_dir);
+                let ctx = run::session(&data).await?;
+                match (command, file) {
+                    (Some(sql), _) => run::run_script(&ctx, &sql, format, output.as_deref()).await,
+                    (None, Some(path)) => {
+                        let sql = std::fs::read_to_string(&path)
+                            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                        run::run_script(&ctx, &sql, format, output.as_deref()).await
+                    }
+                    (None, None) => shell::interactive(&ctx, format).await,
+                }
+            }
+            Command::Generate {
+                instruments,
+                seed,
+                out,
+            } => run::generate(instruments, seed, &out),
+            Command::Functions { name } => functions::print(name.as_deref()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}

@@ -93,7 +93,9 @@ impl BucketScheme {
             edges.push((tenor.trim().to_ascii_uppercase(), step));
         }
         if edges.windows(2).any(|w| w[0].1.years() >= w[1].1.years()) {
-            return Err(Error::Invalid(format!("bucket scheme '{spec}': tenors must increase")));
+            return Err(Error::Invalid(format!(
+                "bucket scheme '{spec}': tenors must increase"
+            )));
         }
         Ok(BucketScheme::Custom(edges))
     }
@@ -108,7 +110,9 @@ impl BucketScheme {
                 }
                 let i = BCBS[1..]
                     .iter()
-                    .position(|&(_, months, _)| months == i32::MAX || date <= as_of.add_months(months))
+                    .position(|&(_, months, _)| {
+                        months == i32::MAX || date <= as_of.add_months(months)
+                    })
                     .map_or(18, |p| p + 1);
                 BCBS[i].0.to_string()
             }
@@ -143,21 +147,37 @@ impl BucketScheme {
     pub fn midpoint(&self, label: &str) -> Result<f64> {
         let unknown = || Error::Invalid(format!("'{label}' is not a bucket label of this scheme"));
         match self {
-            BucketScheme::Bcbs => BCBS.iter().find(|b| b.0 == label).map(|b| b.2).ok_or_else(unknown),
+            BucketScheme::Bcbs => BCBS
+                .iter()
+                .find(|b| b.0 == label)
+                .map(|b| b.2)
+                .ok_or_else(unknown),
             BucketScheme::Monthly => {
-                let k: i32 = label.split(' ').next().and_then(|n| n.parse().ok()).ok_or_else(unknown)?;
+                let k: i32 = label
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(unknown)?;
                 if k < 1 || label != format!("{k:03} {k}M") {
                     return Err(unknown());
                 }
                 Ok((k as f64 - 0.5) / 12.0)
             }
             BucketScheme::Custom(edges) => {
-                let index: usize = label.split(' ').next().and_then(|n| n.parse().ok()).ok_or_else(unknown)?;
+                let index: usize = label
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(unknown)?;
                 let expected = (index >= 1).then(|| self.bucket_label_at(index)).flatten();
                 if expected.as_deref() != Some(label) {
                     return Err(unknown());
                 }
-                let lower = if index == 1 { 0.0 } else { edges[index - 2].1.years() };
+                let lower = if index == 1 {
+                    0.0
+                } else {
+                    edges[index - 2].1.years()
+                };
                 Ok(match edges.get(index - 1) {
                     Some((_, upper)) => (lower + upper.years()) / 2.0,
                     None => 1.25 * lower,
@@ -167,13 +187,19 @@ impl BucketScheme {
     }
 
     fn bucket_label_at(&self, index: usize) -> Option<String> {
-        let BucketScheme::Custom(edges) = self else { return None };
+        let BucketScheme::Custom(edges) = self else {
+            return None;
+        };
         let width = digits(edges.len() + 1);
         if index == edges.len() + 1 {
             return Some(format!("{:0width$} >{}", index, edges.last()?.0));
         }
         let upper = &edges.get(index - 1)?.0;
-        let lower = if index == 1 { "0".to_string() } else { edges[index - 2].0.clone() };
+        let lower = if index == 1 {
+            "0".to_string()
+        } else {
+            edges[index - 2].0.clone()
+        };
         Some(format!("{index:0width$} {lower}-{upper}"))
     }
 }
@@ -221,6 +247,9 @@ mod tests {
         assert_eq!(c.midpoint("02 1M-3M").unwrap(), (1.0 / 12.0 + 0.25) / 2.0);
         assert_eq!(c.midpoint("04 >1Y").unwrap(), 1.25);
         assert!(BucketScheme::parse("1M,1W").is_err());
-        assert!(BucketScheme::parse("1M,x").unwrap_err().to_string().contains("'x'"));
+        assert!(BucketScheme::parse("1M,x")
+            .unwrap_err()
+            .to_string()
+            .contains("'x'"));
     }
 }

@@ -95,17 +95,29 @@ mod tests {
         let sat = d(2026, 1, 31);
         assert_eq!(cal.adjust(sat, BusinessDayRule::Unadjusted), sat);
         assert_eq!(cal.adjust(sat, BusinessDayRule::Following), d(2026, 2, 2));
-        assert_eq!(cal.adjust(sat, BusinessDayRule::ModifiedFollowing), d(2026, 1, 30));
+        assert_eq!(
+            cal.adjust(sat, BusinessDayRule::ModifiedFollowing),
+            d(2026, 1, 30)
+        );
         // Mid-month Saturday 2026-01-17: both rules go forward to Mon 19 Jan.
-        assert_eq!(cal.adjust(d(2026, 1, 17), BusinessDayRule::ModifiedFollowing), d(2026, 1, 19));
+        assert_eq!(
+            cal.adjust(d(2026, 1, 17), BusinessDayRule::ModifiedFollowing),
+            d(2026, 1, 19)
+        );
     }
 
     #[test]
     fn holidays_are_skipped() {
         // Fri 2026-12-25 a holiday: following from Fri goes to Mon 28 Dec.
         let cal = Calendar::with_holidays(vec![d(2026, 12, 25)]);
-        assert_eq!(cal.adjust(d(2026, 12, 25), BusinessDayRule::Following), d(2026, 12, 28));
+        assert_eq!(
+            cal.adjust(d(2026, 12, 25), BusinessDayRule::Following),
+            d(2026, 12, 28)
+        );
         // 2026-12-31 Thu is a business day.
-        assert_eq!(cal.adjust(d(2026, 12, 31), BusinessDayRule::Following), d(2026, 12, 31));
+        assert_eq!(
+            cal.adjust(d(2026, 12, 31), BusinessDayRule::Following),
+            d(2026, 12, 31)
+        );
     }
 }

@@ -41,7 +41,11 @@ pub struct Projector<'a> {
 
 impl<'a> Projector<'a> {
     pub fn new(as_of: Date, calendar: &'a Calendar) -> Self {
-        Projector { as_of, calendar, periods: Vec::with_capacity(512) }
+        Projector {
+            as_of,
+            calendar,
+            periods: Vec::with_capacity(512),
+        }
     }
 
     /// Appends the instrument's future flows (pay_date > as_of) to `out`.
@@ -58,11 +62,24 @@ impl<'a> Projector<'a> {
         self.periods.clear();
         let month_step = match inst.maturity_date {
             Some(maturity) => {
-                backward_schedule(inst.start_date, maturity, inst.payment_months, inst.business_day, self.calendar, &mut self.periods);
+                backward_schedule(
+                    inst.start_date,
+                    maturity,
+                    inst.payment_months,
+                    inst.business_day,
+                    self.calendar,
+                    &mut self.periods,
+                );
                 inst.payment_months
             }
             None => {
-                monthly_from(as_of, inst.behavioral_months, inst.business_day, self.calendar, &mut self.periods);
+                monthly_from(
+                    as_of,
+                    inst.behavioral_months,
+                    inst.business_day,
+                    self.calendar,
+                    &mut self.periods,
+                );
                 1
             }
         };
@@ -70,12 +87,17 @@ impl<'a> Projector<'a> {
         let remaining = &self.periods[first_future..];
         if remaining.is_empty() {
             if inst.balance > 0.0 {
-                let maturity = inst.maturity_date.map_or("NULL".to_string(), |d| d.to_string());
+                let maturity = inst
+                    .maturity_date
+                    .map_or("NULL".to_string(), |d| d.to_string());
                 return Err(Error::Instrument {
                     instrument_id: instrument_id.to_string(),
                     column: "maturity_date",
                     value: maturity,
-                    reason: format!("has no payment after as_of {as_of} but balance is {}", inst.balance),
+                    reason: format!(
+                        "has no payment after as_of {as_of} but balance is {}",
+                        inst.balance
+                    ),
                 });
             }
             return Ok(());
@@ -88,10 +110,22 @@ impl<'a> Projector<'a> {
             let payments_left = (n - j) as i32;
             let rate = match &inst.floating {
                 None => inst.rate,
-                Some(terms) => floating_rate(instrument_id, inst, terms, period.accrual_start, as_of, index)?,
+                Some(terms) => floating_rate(
+                    instrument_id,
+                    inst,
+                    terms,
+                    period.accrual_start,
+                    as_of,
+                    index,
+                )?,
             };
-            let interest = b * rate * inst.day_count.year_frac(period.accrual_start, period.accrual_end);
-            let principal = scheduled_principal(inst.amortization, b, rate, month_step, payments_left);
+            let interest = b
+                * rate
+                * inst
+                    .day_count
+                    .year_frac(period.accrual_start, period.accrual_end);
+            let principal =
+                scheduled_principal(inst.amortization, b, rate, month_step, payments_left);
             let after_schedule = b - principal;
             let exposed_days = (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
             let tau = exposed_days as f64 / 365.0;
@@ -119,7 +153,13 @@ impl<'a> Projector<'a> {
 /// Scheduled principal of a period with balance `b`, all-in `rate`, `months`
 /// between payments and `payments_left` including this one. The last payment
 /// clears the balance.
-pub fn scheduled_principal(amortization: Amortization, b: f64, rate: f64, months: u32, payments_left: i32) -> f64 {
+pub fn scheduled_principal(
+    amortization: Amortization,
+    b: f64,
+    rate: f64,
+    months: u32,
+    payments_left: i32,
+) -> f64 {
     if payments_left <= 1 {
         return b;
     }
@@ -171,7 +211,13 @@ fn floating_rate(
 }
 
 /// Simple forward F = (DF(d1)/DF(d2) − 1) / yearfrac(d1, d2) on the curve.
-pub fn forward_rate(curve: &ScenarioCurve, as_of: Date, d1: Date, d2: Date, day_count: DayCount) -> f64 {
+pub fn forward_rate(
+    curve: &ScenarioCurve,
+    as_of: Date,
+    d1: Date,
+    d2: Date,
+    day_count: DayCount,
+) -> f64 {
     let df1 = curve.discount_factor(curve_time(as_of, d1));
     let df2 = curve.discount_factor(curve_time(as_of, d2));
     (df1 / df2 - 1.0) / day_count.year_frac(d1, d2)
@@ -211,7 +257,9 @@ mod tests {
         let inst = raw.validate().unwrap();
         let cal = Calendar::weekends_only();
         let mut out = Vec::new();
-        Projector::new(as_of, &cal).project(raw.instrument_id, &inst, index, &mut out).unwrap();
+        Projector::new(as_of, &cal)
+            .project(raw.instrument_id, &inst, index, &mut out)
+            .unwrap();
         out
     }
 
@@ -263,7 +311,11 @@ mod tests {
             };
             let f = flows(r, d(2024, 12, 31), None);
             assert_eq!(f.len(), 360);
-            assert!((f[0].total() - payment).abs() < 5e-10, "{rate}: {}", f[0].total());
+            assert!(
+                (f[0].total() - payment).abs() < 5e-10,
+                "{rate}: {}",
+                f[0].total()
+            );
         }
     }
 
@@ -376,7 +428,11 @@ mod tests {
         let plain = flows(floater(None, None), as_of, Some(&sc));
         assert_eq!(plain.len(), 3);
         assert_eq!(plain[0].rate, 0.06);
-        assert!(close(plain[0].interest, 1000.0 * 0.06 * 92.0 / 360.0, 1e-12));
+        assert!(close(
+            plain[0].interest,
+            1000.0 * 0.06 * 92.0 / 360.0,
+            1e-12
+        ));
         assert!(close(plain[1].rate, f2, 1e-12), "{} vs {f2}", plain[1].rate);
         assert!(close(plain[2].rate, f3, 1e-12));
         assert!(close(plain[1].interest, 1000.0 * f2 * 90.0 / 360.0, 1e-12));
@@ -384,7 +440,11 @@ mod tests {
         assert_eq!(floored[0].rate, 0.06); // the current fixing is not re-floored
         assert_eq!(floored[1].rate, 0.052);
         assert_eq!(floored[2].rate, 0.052);
-        assert!(close(floored[2].interest, 1000.0 * 0.052 * 91.0 / 360.0, 1e-12));
+        assert!(close(
+            floored[2].interest,
+            1000.0 * 0.052 * 91.0 / 360.0,
+            1e-12
+        ));
         let capped = flows(floater(None, Some(0.049)), as_of, Some(&sc));
         assert_eq!(capped[0].rate, 0.06);
         assert_eq!(capped[1].rate, 0.049);
@@ -399,16 +459,31 @@ mod tests {
             .project("old", &inst, None, &mut Vec::new())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("'old'") && err.contains("maturity_date") && err.contains("2035-01-01"), "{err}");
+        assert!(
+            err.contains("'old'") && err.contains("maturity_date") && err.contains("2035-01-01"),
+            "{err}"
+        );
     }
 
     #[test]
     fn reset_lookup() {
         let s = d(2024, 1, 31);
-        assert_eq!(last_reset_on_or_before(s, 3, d(2024, 4, 29)), d(2024, 1, 31));
-        assert_eq!(last_reset_on_or_before(s, 3, d(2024, 4, 30)), d(2024, 4, 30));
-        assert_eq!(last_reset_on_or_before(s, 1, d(2024, 3, 30)), d(2024, 2, 29));
-        assert_eq!(last_reset_on_or_before(s, 1, d(2024, 3, 31)), d(2024, 3, 31));
+        assert_eq!(
+            last_reset_on_or_before(s, 3, d(2024, 4, 29)),
+            d(2024, 1, 31)
+        );
+        assert_eq!(
+            last_reset_on_or_before(s, 3, d(2024, 4, 30)),
+            d(2024, 4, 30)
+        );
+        assert_eq!(
+            last_reset_on_or_before(s, 1, d(2024, 3, 30)),
+            d(2024, 2, 29)
+        );
+        assert_eq!(
+            last_reset_on_or_before(s, 1, d(2024, 3, 31)),
+            d(2024, 3, 31)
+        );
         assert_eq!(last_reset_on_or_before(s, 12, d(2020, 1, 1)), s);
     }
 }

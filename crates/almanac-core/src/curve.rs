@@ -12,7 +12,9 @@ pub fn tenor_years(tenor: &str) -> Result<f64> {
     }
     let bad = || Error::Tenor(tenor.to_string());
     let unit = code.chars().last().ok_or_else(bad)?;
-    let count: u32 = code[..code.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let count: u32 = code[..code.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| bad())?;
     let n = count as f64;
     match unit {
         'D' => Ok(n / 365.0),
@@ -122,7 +124,11 @@ mod tests {
         let c = Curve::new(
             "USD_SOFR",
             "USD",
-            vec![("2Y".into(), 0.04), ("1Y".into(), 0.03), ("5Y".into(), 0.05)],
+            vec![
+                ("2Y".into(), 0.04),
+                ("1Y".into(), 0.03),
+                ("5Y".into(), 0.05),
+            ],
         )
         .unwrap();
         assert_eq!(c.tenors, ["1Y", "2Y", "5Y"]);

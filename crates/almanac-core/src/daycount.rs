@@ -110,9 +110,15 @@ mod tests {
         // 30/360: D1 31 -> 30, then D2 31 -> 30: 2 months = 60 days.
         assert_eq!(DayCount::Thirty360.year_frac(a, b), 60.0 / 360.0);
         // 30/360: D1 = 30 (from 15? no): 2024-01-15 .. 2024-03-31, D1 = 15 so D2 stays 31: 76 days.
-        assert_eq!(DayCount::Thirty360.year_frac(d(2024, 1, 15), b), 76.0 / 360.0);
+        assert_eq!(
+            DayCount::Thirty360.year_frac(d(2024, 1, 15), b),
+            76.0 / 360.0
+        );
         // 30E/360 caps D2 regardless: 75 days.
-        assert_eq!(DayCount::Thirty360E.year_frac(d(2024, 1, 15), b), 75.0 / 360.0);
+        assert_eq!(
+            DayCount::Thirty360E.year_frac(d(2024, 1, 15), b),
+            75.0 / 360.0
+        );
         // ACT/ACT ISDA across a year end: 2023-12-01 .. 2024-01-31 = 31/365 + 30/366.
         let f = DayCount::ActActIsda.year_frac(d(2023, 12, 1), d(2024, 1, 31));
         assert!((f - (31.0 / 365.0 + 30.0 / 366.0)).abs() < 1e-15);

@@ -17,7 +17,11 @@ impl Side {
         match code.trim().to_ascii_lowercase().as_str() {
             "asset" => Ok(Side::Asset),
             "liability" => Ok(Side::Liability),
-            _ => Err(Error::UnknownCode { what: "side", value: code.into(), expected: "asset, liability" }),
+            _ => Err(Error::UnknownCode {
+                what: "side",
+                value: code.into(),
+                expected: "asset, liability",
+            }),
         }
     }
 
@@ -41,7 +45,11 @@ impl RateType {
         match code.trim().to_ascii_lowercase().as_str() {
             "fixed" => Ok(RateType::Fixed),
             "floating" => Ok(RateType::Floating),
-            _ => Err(Error::UnknownCode { what: "rate_type", value: code.into(), expected: "fixed, floating" }),
+            _ => Err(Error::UnknownCode {
+                what: "rate_type",
+                value: code.into(),
+                expected: "fixed, floating",
+            }),
         }
     }
 }
@@ -59,7 +67,11 @@ impl Amortization {
             "bullet" => Ok(Amortization::Bullet),
             "annuity" => Ok(Amortization::Annuity),
             "linear" => Ok(Amortization::Linear),
-            _ => Err(Error::UnknownCode { what: "amortization", value: code.into(), expected: "bullet, annuity, linear" }),
+            _ => Err(Error::UnknownCode {
+                what: "amortization",
+                value: code.into(),
+                expected: "bullet, annuity, linear",
+            }),
         }
     }
 }
@@ -145,10 +157,19 @@ impl RawInstrument<'_> {
         }
     }
 
-    fn code<T>(&self, column: &'static str, value: Option<&str>, parse: fn(&str) -> Result<T>) -> Result<T> {
+    fn code<T>(
+        &self,
+        column: &'static str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T>,
+    ) -> Result<T> {
         let text = value.ok_or_else(|| self.fail(column, "NULL", "is required"))?;
         parse(text).map_err(|e| match e {
-            Error::UnknownCode { expected, .. } => self.fail(column, format!("'{text}'"), format!("unknown code (expected one of: {expected})")),
+            Error::UnknownCode { expected, .. } => self.fail(
+                column,
+                format!("'{text}'"),
+                format!("unknown code (expected one of: {expected})"),
+            ),
             other => other,
         })
     }
@@ -185,7 +206,11 @@ impl RawInstrument<'_> {
 
         let balance = self.finite("balance", self.required("balance", self.balance)?)?;
         if balance < 0.0 {
-            return Err(self.fail("balance", balance, "must be positive (the side column gives the sign)"));
+            return Err(self.fail(
+                "balance",
+                balance,
+                "must be positive (the side column gives the sign)",
+            ));
         }
         let rate = self.finite("rate", self.required("rate", self.rate)?)?;
         if rate < 0.0 {
@@ -194,16 +219,29 @@ impl RawInstrument<'_> {
         let start_date = self.required("start_date", self.start_date)?;
         if let Some(maturity) = self.maturity_date {
             if maturity <= start_date {
-                return Err(self.fail("maturity_date", maturity, format!("must be after start_date {start_date}")));
+                return Err(self.fail(
+                    "maturity_date",
+                    maturity,
+                    format!("must be after start_date {start_date}"),
+                ));
             }
         }
         let payment_months = self.required("payment_months", self.payment_months)?;
         if !PAYMENT_MONTHS.contains(&payment_months) {
-            return Err(self.fail("payment_months", payment_months, "must be one of 0, 1, 3, 6, 12"));
+            return Err(self.fail(
+                "payment_months",
+                payment_months,
+                "must be one of 0, 1, 3, 6, 12",
+            ));
         }
-        let prepayment_rate = self.finite("prepayment_rate", self.prepayment_rate.unwrap_or(0.0))?;
+        let prepayment_rate =
+            self.finite("prepayment_rate", self.prepayment_rate.unwrap_or(0.0))?;
         if !(0.0..=1.0).contains(&prepayment_rate) {
-            return Err(self.fail("prepayment_rate", prepayment_rate, "must be between 0 and 1 (an annual rate)"));
+            return Err(self.fail(
+                "prepayment_rate",
+                prepayment_rate,
+                "must be between 0 and 1 (an annual rate)",
+            ));
         }
         let behavioral_months = self.behavioral_months.unwrap_or(60);
         if behavioral_months < 1 {
@@ -233,11 +271,21 @@ impl RawInstrument<'_> {
     fn floating_terms(&self) -> Result<FloatingTerms> {
         let index_curve = match self.index_curve.map(str::trim) {
             Some(curve) if !curve.is_empty() => curve.to_string(),
-            _ => return Err(self.fail("index_curve", "NULL", "a floating-rate instrument needs an index curve")),
+            _ => {
+                return Err(self.fail(
+                    "index_curve",
+                    "NULL",
+                    "a floating-rate instrument needs an index curve",
+                ))
+            }
         };
-        let reset_months = self
-            .reset_months
-            .ok_or_else(|| self.fail("reset_months", "NULL", "a floating-rate instrument needs reset_months"))?;
+        let reset_months = self.reset_months.ok_or_else(|| {
+            self.fail(
+                "reset_months",
+                "NULL",
+                "a floating-rate instrument needs reset_months",
+            )
+        })?;
         if !RESET_MONTHS.contains(&reset_months) {
             return Err(self.fail("reset_months", reset_months, "must be one of 1, 3, 6, 12"));
         }
@@ -293,31 +341,153 @@ mod tests {
     #[test]
     fn every_violation_names_instrument_column_and_value() {
         let cases: Vec<(RawInstrument, &str, &str)> = vec![
-            (RawInstrument { day_count: Some("ACT/999"), ..raw_fixed() }, "day_count", "ACT/999"),
-            (RawInstrument { amortization: Some("balloon"), ..raw_fixed() }, "amortization", "balloon"),
-            (RawInstrument { side: Some("equity"), ..raw_fixed() }, "side", "equity"),
-            (RawInstrument { rate_type: Some("hybrid"), ..raw_fixed() }, "rate_type", "hybrid"),
-            (RawInstrument { business_day: Some("preceding"), ..raw_fixed() }, "business_day", "preceding"),
-            (RawInstrument { maturity_date: Date::from_ymd(2024, 1, 1), ..raw_fixed() }, "maturity_date", "2024-01-01"),
-            (RawInstrument { balance: Some(-5.0), ..raw_fixed() }, "balance", "-5"),
-            (RawInstrument { balance: Some(f64::NAN), ..raw_fixed() }, "balance", "NaN"),
-            (RawInstrument { rate: Some(-0.01), ..raw_fixed() }, "rate", "-0.01"),
-            (RawInstrument { rate: Some(f64::NAN), ..raw_fixed() }, "rate", "NaN"),
-            (RawInstrument { payment_months: Some(2), ..raw_fixed() }, "payment_months", "2"),
-            (RawInstrument { rate_type: Some("floating"), reset_months: Some(3), ..raw_fixed() }, "index_curve", "NULL"),
-            (RawInstrument { rate_type: Some("floating"), index_curve: Some("USD_SOFR"), ..raw_fixed() }, "reset_months", "NULL"),
             (
-                RawInstrument { rate_type: Some("floating"), index_curve: Some("USD_SOFR"), reset_months: Some(5), ..raw_fixed() },
+                RawInstrument {
+                    day_count: Some("ACT/999"),
+                    ..raw_fixed()
+                },
+                "day_count",
+                "ACT/999",
+            ),
+            (
+                RawInstrument {
+                    amortization: Some("balloon"),
+                    ..raw_fixed()
+                },
+                "amortization",
+                "balloon",
+            ),
+            (
+                RawInstrument {
+                    side: Some("equity"),
+                    ..raw_fixed()
+                },
+                "side",
+                "equity",
+            ),
+            (
+                RawInstrument {
+                    rate_type: Some("hybrid"),
+                    ..raw_fixed()
+                },
+                "rate_type",
+                "hybrid",
+            ),
+            (
+                RawInstrument {
+                    business_day: Some("preceding"),
+                    ..raw_fixed()
+                },
+                "business_day",
+                "preceding",
+            ),
+            (
+                RawInstrument {
+                    maturity_date: Date::from_ymd(2024, 1, 1),
+                    ..raw_fixed()
+                },
+                "maturity_date",
+                "2024-01-01",
+            ),
+            (
+                RawInstrument {
+                    balance: Some(-5.0),
+                    ..raw_fixed()
+                },
+                "balance",
+                "-5",
+            ),
+            (
+                RawInstrument {
+                    balance: Some(f64::NAN),
+                    ..raw_fixed()
+                },
+                "balance",
+                "NaN",
+            ),
+            (
+                RawInstrument {
+                    rate: Some(-0.01),
+                    ..raw_fixed()
+                },
+                "rate",
+                "-0.01",
+            ),
+            (
+                RawInstrument {
+                    rate: Some(f64::NAN),
+                    ..raw_fixed()
+                },
+                "rate",
+                "NaN",
+            ),
+            (
+                RawInstrument {
+                    payment_months: Some(2),
+                    ..raw_fixed()
+                },
+                "payment_months",
+                "2",
+            ),
+            (
+                RawInstrument {
+                    rate_type: Some("floating"),
+                    reset_months: Some(3),
+                    ..raw_fixed()
+                },
+                "index_curve",
+                "NULL",
+            ),
+            (
+                RawInstrument {
+                    rate_type: Some("floating"),
+                    index_curve: Some("USD_SOFR"),
+                    ..raw_fixed()
+                },
+                "reset_months",
+                "NULL",
+            ),
+            (
+                RawInstrument {
+                    rate_type: Some("floating"),
+                    index_curve: Some("USD_SOFR"),
+                    reset_months: Some(5),
+                    ..raw_fixed()
+                },
                 "reset_months",
                 "5",
             ),
-            (RawInstrument { prepayment_rate: Some(1.5), ..raw_fixed() }, "prepayment_rate", "1.5"),
-            (RawInstrument { behavioral_months: Some(0), ..raw_fixed() }, "behavioral_months", "0"),
-            (RawInstrument { start_date: None, ..raw_fixed() }, "start_date", "NULL"),
+            (
+                RawInstrument {
+                    prepayment_rate: Some(1.5),
+                    ..raw_fixed()
+                },
+                "prepayment_rate",
+                "1.5",
+            ),
+            (
+                RawInstrument {
+                    behavioral_months: Some(0),
+                    ..raw_fixed()
+                },
+                "behavioral_months",
+                "0",
+            ),
+            (
+                RawInstrument {
+                    start_date: None,
+                    ..raw_fixed()
+                },
+                "start_date",
+                "NULL",
+            ),
         ];
         for (raw, column, value) in cases {
             let msg = message(raw);
-            assert!(msg.contains("'L1'") && msg.contains(column) && msg.contains(value), "{msg}");
+            assert!(
+                msg.contains("'L1'") && msg.contains(column) && msg.contains(value),
+                "{msg}"
+            );
         }
     }
 }

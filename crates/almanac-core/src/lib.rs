@@ -24,4 +24,6 @@ pub use date::Date;
 pub use daycount::DayCount;
 pub use error::{Error, Result};
 pub use instrument::{Amortization, FloatingTerms, Instrument, RateType, RawInstrument, Side};
-pub use scenario::{BaselShock, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, Shift, ShockSizeTable};
+pub use scenario::{
+    BaselShock, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, Shift, ShockSizeTable,
+};

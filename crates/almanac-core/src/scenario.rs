@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 pub const BP: f64 = 1e-4;
 
 /// The key tenors of `keyrate:` scenario sets.
-pub const KEY_TENORS: [&str; 11] = ["3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y", "15Y", "20Y", "30Y"];
+pub const KEY_TENORS: [&str; 11] = [
+    "3M", "6M", "1Y", "2Y", "3Y", "5Y", "7Y", "10Y", "15Y", "20Y", "30Y",
+];
 
 /// Lower bound on shocked zero rates (a setting: Basel leaves it to supervisors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -129,7 +131,8 @@ const BCBS_2016_CSV: &str = include_str!("../data/bcbs_2016_shock_sizes.csv");
 impl Default for ShockSizeTable {
     fn default() -> Self {
         // The embedded file is checked by a unit test, so this parse cannot fail at run time.
-        ShockSizeTable::from_csv(BCBS_2016_CSV).unwrap_or_else(|e| panic!("embedded BCBS table: {e}"))
+        ShockSizeTable::from_csv(BCBS_2016_CSV)
+            .unwrap_or_else(|e| panic!("embedded BCBS table: {e}"))
     }
 }
 
@@ -144,10 +147,20 @@ impl ShockSizeTable {
             let fields: Vec<&str> = line.split(',').map(str::trim).collect();
             let num = |k: usize| -> Result<f64> {
                 fields.get(k).and_then(|f| f.parse().ok()).ok_or_else(|| {
-                    Error::Invalid(format!("shock size table line {}: '{line}' is not currency,parallel,short,long", i + 1))
+                    Error::Invalid(format!(
+                        "shock size table line {}: '{line}' is not currency,parallel,short,long",
+                        i + 1
+                    ))
                 })
             };
-            rows.push((fields[0].to_string(), ShockSizes { parallel_bp: num(1)?, short_bp: num(2)?, long_bp: num(3)? }));
+            rows.push((
+                fields[0].to_string(),
+                ShockSizes {
+                    parallel_bp: num(1)?,
+                    short_bp: num(2)?,
+                    long_bp: num(3)?,
+                },
+            ));
         }
         ShockSizeTable::from_rows(rows)
     }
@@ -162,7 +175,9 @@ impl ShockSizeTable {
                 by_currency.insert(currency.to_ascii_uppercase(), sizes);
             }
         }
-        let other = other.ok_or_else(|| Error::Invalid("shock size table has no 'other' row for unlisted currencies".into()))?;
+        let other = other.ok_or_else(|| {
+            Error::Invalid("shock size table has no 'other' row for unlisted currencies".into())
+        })?;
         Ok(ShockSizeTable { by_currency, other })
     }
 
@@ -183,7 +198,10 @@ pub enum Shift {
     /// Instantaneous forwards move by bp·min(1, t): Δ(t) = bp·t/2 up to 1 year, bp·(1 − 1/(2t)) beyond.
     Ramp(f64),
     /// Shifts (bp) at node times, linear between, flat beyond.
-    Nodes { times: Vec<f64>, bps: Vec<f64> },
+    Nodes {
+        times: Vec<f64>,
+        bps: Vec<f64>,
+    },
     /// A supervisory shock, sized by the curve's currency.
     Basel(BaselShock),
 }
@@ -291,7 +309,8 @@ pub fn parse_scenario_spec(spec: &str) -> Result<ScenarioSpec> {
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if !is_identifier {
         return Err(err(
-            "expected base, bcbs, parallel:<bp,...>, ramp:<bp,...>, keyrate:<bp> or a table name".into(),
+            "expected base, bcbs, parallel:<bp,...>, ramp:<bp,...>, keyrate:<bp> or a table name"
+                .into(),
         ));
     }
     Ok(ScenarioSpec::Table(text.to_string()))
@@ -334,8 +353,16 @@ pub fn key_rate_scenarios(bp: f64) -> Vec<Scenario> {
         .iter()
         .enumerate()
         .map(|(i, tenor)| {
-            let bps = (0..times.len()).map(|j| if i == j { bp } else { 0.0 }).collect();
-            Scenario::uniform(format!("keyrate_{tenor}"), Shift::Nodes { times: times.clone(), bps })
+            let bps = (0..times.len())
+                .map(|j| if i == j { bp } else { 0.0 })
+                .collect();
+            Scenario::uniform(
+                format!("keyrate_{tenor}"),
+                Shift::Nodes {
+                    times: times.clone(),
+                    bps,
+                },
+            )
         })
         .collect()
 }
@@ -357,9 +384,17 @@ pub fn scenarios_from_rows(rows: &[ScenarioRow]) -> Result<Vec<Scenario>> {
     let mut order: Vec<String> = Vec::new();
     let mut nodes: HashMap<(String, bool, String), Nodes> = HashMap::new();
     for row in rows {
-        let bad = |reason: String| Error::Invalid(format!("scenarios table, scenario '{}': {reason}", row.scenario));
+        let bad = |reason: String| {
+            Error::Invalid(format!(
+                "scenarios table, scenario '{}': {reason}",
+                row.scenario
+            ))
+        };
         if !row.shift_bp.is_finite() {
-            return Err(bad(format!("shift_bp at tenor {} is {}", row.tenor, row.shift_bp)));
+            return Err(bad(format!(
+                "shift_bp at tenor {} is {}",
+                row.tenor, row.shift_bp
+            )));
         }
         let (key, by_curve) = match (&row.curve_id, &row.currency) {
             (Some(c), _) => (c.clone(), true),
@@ -388,13 +423,19 @@ pub fn scenarios_from_rows(rows: &[ScenarioRow]) -> Result<Vec<Scenario>> {
             let mut pts = pts.clone();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             if pts.windows(2).any(|w| w[0].0 == w[1].0) {
-                return Err(Error::Invalid(format!("scenarios table, scenario '{name}', {key}: two shifts at the same tenor")));
+                return Err(Error::Invalid(format!(
+                    "scenarios table, scenario '{name}', {key}: two shifts at the same tenor"
+                )));
             }
             let shift = Shift::Nodes {
                 times: pts.iter().map(|p| p.0).collect(),
                 bps: pts.iter().map(|p| p.1).collect(),
             };
-            let target = if *by_curve { &mut scenario.by_curve } else { &mut scenario.by_currency };
+            let target = if *by_curve {
+                &mut scenario.by_curve
+            } else {
+                &mut scenario.by_currency
+            };
             target.insert(key.clone(), shift);
         }
         set.push(scenario);
@@ -405,21 +446,31 @@ pub fn scenarios_from_rows(rows: &[ScenarioRow]) -> Result<Vec<Scenario>> {
 /// A curve as a scenario sees it: base zero rate plus the scenario's shift at
 /// the cash flow's own t, then the post-shock floor.
 #[derive(Debug, Clone)]
-pub struct ScenarioCurve<'a> {
-    pub curve: &'a Curve,
+pub struct ScenarioCurve {
+    pub curve: Curve,
     pub shift: Shift,
     pub sizes: ShockSizes,
     pub floor: RateFloor,
 }
 
-impl<'a> ScenarioCurve<'a> {
-    pub fn new(curve: &'a Curve, scenario: &Scenario, table: &ShockSizeTable, floor: RateFloor) -> Self {
+impl ScenarioCurve {
+    pub fn new(
+        curve: &Curve,
+        scenario: &Scenario,
+        table: &ShockSizeTable,
+        floor: RateFloor,
+    ) -> Self {
         ScenarioCurve {
-            curve,
+            curve: curve.clone(),
             shift: scenario.shift_for(&curve.curve_id, &curve.currency).clone(),
             sizes: table.sizes(&curve.currency),
             floor,
         }
+    }
+
+    /// The shift Δ(t) actually applied after the floor, in bp.
+    pub fn applied_shift_bp(&self, t: f64) -> f64 {
+        (self.zero_rate(t) - self.curve.zero_rate(t)) / BP
     }
 
     pub fn zero_rate(&self, t: f64) -> f64 {
@@ -458,7 +509,14 @@ mod tests {
         let table = ShockSizeTable::default();
         assert_eq!(table.sizes("JPY").parallel_bp, 100.0);
         assert_eq!(table.sizes("IDR").long_bp, 350.0);
-        assert_eq!(table.sizes("NOK"), ShockSizes { parallel_bp: 200.0, short_bp: 300.0, long_bp: 150.0 });
+        assert_eq!(
+            table.sizes("NOK"),
+            ShockSizes {
+                parallel_bp: 200.0,
+                short_bp: 300.0,
+                long_bp: 150.0
+            }
+        );
         let custom = ShockSizeTable::from_csv("currency,p,s,l\nUSD,1,2,3\nother,4,5,6\n").unwrap();
         assert_eq!(custom.sizes("USD").long_bp, 3.0);
         assert!(ShockSizeTable::from_csv("h\nUSD,1,2,3\n").is_err());
@@ -480,7 +538,11 @@ mod tests {
 
     #[test]
     fn ramp_and_key_rate_shapes() {
-        let sizes = ShockSizes { parallel_bp: 0.0, short_bp: 0.0, long_bp: 0.0 };
+        let sizes = ShockSizes {
+            parallel_bp: 0.0,
+            short_bp: 0.0,
+            long_bp: 0.0,
+        };
         let ramp = Shift::Ramp(200.0);
         assert_eq!(ramp.bp_at(0.5, &sizes), 50.0); // 200·0.5/2
         assert_eq!(ramp.bp_at(1.0, &sizes), 100.0);
@@ -506,10 +568,19 @@ mod tests {
         };
         assert_eq!(names("base"), ["base"]);
         assert_eq!(names("BCBS").len(), 7);
-        assert_eq!(names("parallel:+100,-100, 200"), ["base", "parallel_+100", "parallel_-100", "parallel_+200"]);
+        assert_eq!(
+            names("parallel:+100,-100, 200"),
+            ["base", "parallel_+100", "parallel_-100", "parallel_+200"]
+        );
         assert_eq!(names("ramp:+200,-200"), ["base", "ramp_+200", "ramp_-200"]);
         assert_eq!(names("my_scenarios"), ["table my_scenarios"]);
-        for bad in ["parallel:", "parallel:abc", "twist:+5", "keyrate:1,2", "drop table x"] {
+        for bad in [
+            "parallel:",
+            "parallel:abc",
+            "twist:+5",
+            "keyrate:1,2",
+            "drop table x",
+        ] {
             let err = parse_scenario_spec(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
@@ -517,12 +588,14 @@ mod tests {
 
     #[test]
     fn table_scenarios_curve_beats_currency() {
-        let row = |scen: &str, curve: Option<&str>, ccy: Option<&str>, tenor: &str, bp: f64| ScenarioRow {
-            scenario: scen.into(),
-            curve_id: curve.map(Into::into),
-            currency: ccy.map(Into::into),
-            tenor: tenor.into(),
-            shift_bp: bp,
+        let row = |scen: &str, curve: Option<&str>, ccy: Option<&str>, tenor: &str, bp: f64| {
+            ScenarioRow {
+                scenario: scen.into(),
+                curve_id: curve.map(Into::into),
+                currency: ccy.map(Into::into),
+                tenor: tenor.into(),
+                shift_bp: bp,
+            }
         };
         let set = scenarios_from_rows(&[
             row("twist", None, Some("usd"), "1Y", 50.0),
@@ -534,8 +607,14 @@ mod tests {
         let sizes = ShockSizeTable::default().sizes("USD");
         let twist = &set[1];
         assert_eq!(twist.shift_for("USD_SOFR", "USD").bp_at(5.5, &sizes), 0.0);
-        assert_eq!(twist.shift_for("USD_SOFR", "USD").bp_at(20.0, &sizes), -50.0);
-        assert_eq!(twist.shift_for("USD_PRIME", "USD").bp_at(20.0, &sizes), 10.0);
+        assert_eq!(
+            twist.shift_for("USD_SOFR", "USD").bp_at(20.0, &sizes),
+            -50.0
+        );
+        assert_eq!(
+            twist.shift_for("USD_PRIME", "USD").bp_at(20.0, &sizes),
+            10.0
+        );
         assert_eq!(twist.shift_for("EUR_ESTR", "EUR").bp_at(1.0, &sizes), 0.0);
     }
 }

@@ -86,10 +86,20 @@ mod tests {
     fn backward_with_short_front_stub() {
         let mut out = Vec::new();
         let cal = Calendar::weekends_only();
-        backward_schedule(d(2025, 2, 10), d(2026, 1, 31), 3, BusinessDayRule::Unadjusted, &cal, &mut out);
+        backward_schedule(
+            d(2025, 2, 10),
+            d(2026, 1, 31),
+            3,
+            BusinessDayRule::Unadjusted,
+            &cal,
+            &mut out,
+        );
         let ends: Vec<_> = out.iter().map(|p| p.accrual_end.to_string()).collect();
         // Rolled from 31 Jan: 31 Oct, 31 Jul, 30 Apr (from maturity, so 30 Apr not 30 Apr->30 Jan), then 31 Jan 2025 <= start.
-        assert_eq!(ends, ["2025-04-30", "2025-07-31", "2025-10-31", "2026-01-31"]);
+        assert_eq!(
+            ends,
+            ["2025-04-30", "2025-07-31", "2025-10-31", "2026-01-31"]
+        );
         assert_eq!(out[0].accrual_start, d(2025, 2, 10));
         // 2026-01-31 is a Saturday; unadjusted pays on it.
         assert_eq!(out[3].pay_date, d(2026, 1, 31));
@@ -99,7 +109,14 @@ mod tests {
     fn zero_months_is_one_period_and_pay_date_moves_only() {
         let mut out = Vec::new();
         let cal = Calendar::weekends_only();
-        backward_schedule(d(2025, 1, 1), d(2026, 1, 31), 0, BusinessDayRule::ModifiedFollowing, &cal, &mut out);
+        backward_schedule(
+            d(2025, 1, 1),
+            d(2026, 1, 31),
+            0,
+            BusinessDayRule::ModifiedFollowing,
+            &cal,
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].accrual_end, d(2026, 1, 31));
         assert_eq!(out[0].pay_date, d(2026, 1, 30));
@@ -108,7 +125,13 @@ mod tests {
     #[test]
     fn monthly_periods_from_as_of() {
         let mut out = Vec::new();
-        monthly_from(d(2025, 1, 31), 3, BusinessDayRule::Unadjusted, &Calendar::weekends_only(), &mut out);
+        monthly_from(
+            d(2025, 1, 31),
+            3,
+            BusinessDayRule::Unadjusted,
+            &Calendar::weekends_only(),
+            &mut out,
+        );
         let ends: Vec<_> = out.iter().map(|p| p.accrual_end.to_string()).collect();
         assert_eq!(ends, ["2025-02-28", "2025-03-31", "2025-04-30"]);
         assert_eq!(out[1].accrual_start, d(2025, 2, 28));

@@ -9,13 +9,26 @@ use almanac_core::schedule::backward_schedule;
 use almanac_core::{BusinessDayRule, Calendar, Date, DayCount, Flow, Projector, RawInstrument};
 
 fn golden(name: &str) -> Vec<HashMap<String, String>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/golden")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(String::from)
+        .collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
         .collect()
 }
 
@@ -29,7 +42,10 @@ fn num(s: &str) -> f64 {
 
 fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
     let tol = rel * want.abs().max(1.0);
-    assert!((got - want).abs() <= tol, "{what}: got {got}, QuantLib {want}");
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got}, QuantLib {want}"
+    );
 }
 
 #[test]
@@ -39,7 +55,12 @@ fn day_counts_match_quantlib() {
     for r in rows {
         let dc = DayCount::parse(&r["day_count"]).unwrap();
         let got = dc.year_frac(date(&r["start"]), date(&r["end"]));
-        assert_close(&format!("{} {}..{}", r["day_count"], r["start"], r["end"]), got, num(&r["year_frac"]), 1e-12);
+        assert_close(
+            &format!("{} {}..{}", r["day_count"], r["start"], r["end"]),
+            got,
+            num(&r["year_frac"]),
+            1e-12,
+        );
     }
 }
 
@@ -47,9 +68,17 @@ fn day_counts_match_quantlib() {
 fn backward_schedules_match_quantlib() {
     let rows = golden("schedules.csv");
     assert!(rows.len() > 4_000);
-    let mut by_case: Vec<((String, String, String, String), Vec<&HashMap<String, String>>)> = Vec::new();
+    let mut by_case: Vec<(
+        (String, String, String, String),
+        Vec<&HashMap<String, String>>,
+    )> = Vec::new();
     for r in &rows {
-        let key = (r["start"].clone(), r["maturity"].clone(), r["payment_months"].clone(), r["business_day"].clone());
+        let key = (
+            r["start"].clone(),
+            r["maturity"].clone(),
+            r["payment_months"].clone(),
+            r["business_day"].clone(),
+        );
         match by_case.last_mut() {
             Some((k, v)) if *k == key => v.push(r),
             _ => by_case.push((key, vec![r])),
@@ -59,16 +88,31 @@ fn backward_schedules_match_quantlib() {
     for ((start, maturity, months, rule), expected) in by_case {
         let mut periods = Vec::new();
         let rule_parsed = BusinessDayRule::parse(&rule).unwrap();
-        backward_schedule(date(&start), date(&maturity), months.parse().unwrap(), rule_parsed, &cal, &mut periods);
+        backward_schedule(
+            date(&start),
+            date(&maturity),
+            months.parse().unwrap(),
+            rule_parsed,
+            &cal,
+            &mut periods,
+        );
         let got: Vec<String> = periods
             .iter()
             .map(|p| format!("{} {} {}", p.accrual_start, p.accrual_end, p.pay_date))
             .collect();
         let want: Vec<String> = expected
             .iter()
-            .map(|r| format!("{} {} {}", r["accrual_start"], r["accrual_end"], r["pay_date"]))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r["accrual_start"], r["accrual_end"], r["pay_date"]
+                )
+            })
             .collect();
-        assert_eq!(got, want, "schedule {start}..{maturity} every {months}M {rule}");
+        assert_eq!(
+            got, want,
+            "schedule {start}..{maturity} every {months}M {rule}"
+        );
     }
 }
 
@@ -79,7 +123,10 @@ fn fixed_rate_cash_flows_match_quantlib() {
     assert_eq!(book.len(), 300);
     let mut expected: HashMap<&str, Vec<&HashMap<String, String>>> = HashMap::new();
     for f in &flows {
-        expected.entry(f["instrument_id"].as_str()).or_default().push(f);
+        expected
+            .entry(f["instrument_id"].as_str())
+            .or_default()
+            .push(f);
     }
     let cal = Calendar::weekends_only();
     let mut compared = 0;
@@ -111,11 +158,31 @@ fn fixed_rate_cash_flows_match_quantlib() {
             assert_eq!(got.pay_date.to_string(), want["pay_date"], "{at}");
             assert_eq!(got.accrual_start.to_string(), want["accrual_start"], "{at}");
             assert_eq!(got.accrual_end.to_string(), want["accrual_end"], "{at}");
-            assert_close(&format!("{at} balance"), got.balance, num(&want["balance"]), 1e-9);
+            assert_close(
+                &format!("{at} balance"),
+                got.balance,
+                num(&want["balance"]),
+                1e-9,
+            );
             assert_close(&format!("{at} rate"), got.rate, num(&want["rate"]), 1e-12);
-            assert_close(&format!("{at} interest"), got.interest, num(&want["interest"]), 1e-9);
-            assert_close(&format!("{at} principal"), got.principal, num(&want["principal"]), 1e-9);
-            assert_close(&format!("{at} total"), got.total(), num(&want["total"]), 1e-9);
+            assert_close(
+                &format!("{at} interest"),
+                got.interest,
+                num(&want["interest"]),
+                1e-9,
+            );
+            assert_close(
+                &format!("{at} principal"),
+                got.principal,
+                num(&want["principal"]),
+                1e-9,
+            );
+            assert_close(
+                &format!("{at} total"),
+                got.total(),
+                num(&want["total"]),
+                1e-9,
+            );
             assert_eq!(got.prepayment, 0.0);
             compared += 1;
         }

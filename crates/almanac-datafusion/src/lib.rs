@@ -1,1 +1,86 @@
+//! # almanac-datafusion
+//!
+//! Almanac's SQL surface on Apache DataFusion: the table functions
+//! `cashflows()`, `discount_factors()`, `curve_points()`,
+//! `instrument_errors()`, the scalar functions `year_frac`, `gap_bucket`,
+//! `bucket_midpoint`, `irrbb_shock`, `discount_factor`, the `almanac.*`
+//! session settings, and a session builder that maps a folder of Parquet
+//! files to tables.
+//!
+//! ```no_run
+//! # async fn demo() -> datafusion::error::Result<()> {
+//! let ctx = almanac_datafusion::new_session();
+//! almanac_datafusion::register_lake(&ctx, std::path::Path::new("datasets/demo")).await?;
+//! ctx.sql("SELECT scenario, SUM(total) FROM cashflows('instruments', DATE '2025-12-31', 'bcbs') GROUP BY 1")
+//!     .await?
+//!     .show()
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
+mod args;
+pub mod docs;
+mod error;
+pub mod generator;
+mod instruments;
+mod lake;
+mod market;
+pub mod settings;
+pub mod table;
+mod tables;
+pub mod udf;
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionConfig;
+
+pub use docs::{all_functions, FunctionDoc};
+pub use lake::{register_lake, LakeTable};
+pub use settings::AlmanacOptions;
+
+/// Registers every Almanac function in a session.
+pub fn register_all(ctx: &SessionContext) {
+    ctx.register_udtf("cashflows", Arc::new(table::cashflows::CashflowsFunction));
+    ctx.register_udtf(
+        "discount_factors",
+        Arc::new(table::curve_tables::DiscountFactorsFunction),
+    );
+    ctx.register_udtf(
+        "curve_points",
+        Arc::new(table::curve_tables::CurvePointsFunction),
+    );
+    ctx.register_udtf(
+        "instrument_errors",
+        Arc::new(table::instrument_errors::InstrumentErrorsFunction),
+    );
+    ctx.register_udf(ScalarUDF::new_from_impl(udf::year_frac::YearFrac::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        udf::gap_bucket::GapBucket::default(),
+    ));
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        udf::bucket_midpoint::BucketMidpoint::default(),
+    ));
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        udf::irrbb_shock::IrrbbShock::default(),
+    ));
+    ctx.register_udf(ScalarUDF::new_from_impl(
+        udf::discount_factor::DiscountFactor::default(),
+    ));
+}
+
+/// The session configuration Almanac runs with: its settings under
+/// `almanac.*` and `information_schema` on (so `SHOW TABLES` works).
+pub fn session_config() -> SessionConfig {
+    SessionConfig::new()
+        .with_information_schema(true)
+        .with_option_extension(AlmanacOptions::default())
+}
+
+/// A session with every Almanac function registered.
+pub fn new_session() -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config());
+    register_all(&ctx);
+    ctx
+}

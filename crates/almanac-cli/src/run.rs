@@ -1,0 +1,80 @@
+//! Running SQL scripts and the generator.
+
+use std::path::Path;
+use std::time::Instant;
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionContext;
+use datafusion::sql::parser::DFParser;
+
+use crate::output::{self, Format};
+
+/// A session over the lake folder, with every Almanac function.
+pub async fn session(data: &Path) -> Result<SessionContext, String> {
+    if !data.is_dir() {
+        return Err(format!(
+            "data folder {} does not exist (give --data DIR, a folder of Parquet tables)",
+            data.display()
+        ));
+    }
+    let ctx = almanac_datafusion::new_session();
+    almanac_datafusion::register_lake(&ctx, data)
+        .await
+        .map_err(message)?;
+    Ok(ctx)
+}
+
+/// The user-facing text of an error: the innermost message, without DataFusion's prefixes.
+pub fn message(e: DataFusionError) -> String {
+    match e.find_root() {
+        DataFusionError::Plan(m) | DataFusionError::Execution(m) => m.clone(),
+        DataFusionError::Context(_, inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs each statement of a script; prints the result of every statement that returns rows.
+pub async fn run_script(
+    ctx: &SessionContext,
+    sql: &str,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<(), String> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| message(e.into()))?;
+    let count = statements.len();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let state = ctx.state();
+        let plan = state.statement_to_plan(statement).await.map_err(message)?;
+        let df = ctx.execute_logical_plan(plan).await.map_err(message)?;
+        let returns_rows = !df.schema().fields().is_empty();
+        let batches = df.collect().await.map_err(message)?;
+        let last = i + 1 == count;
+        if returns_rows && (output.is_none() || last) {
+            output::write(&batches, format, if last { output } else { None })?;
+        }
+    }
+    Ok(())
+}
+
+pub fn generate(instruments: usize, seed: u64, out: &Path) -> Result<(), String> {
+    let started = Instant::now();
+    let step = (instruments / 20).max(65_536);
+    let mut next_report = step;
+    let bank = almanac_datafusion::generator::generate(instruments, seed, out, |done| {
+        if done >= next_report && done < instruments {
+            eprintln!("  {done} of {instruments} instruments written");
+            next_report += step;
+        }
+    })
+    .map_err(message)?;
+    eprintln!(
+        "wrote {} instruments to {} in {:.1} s: assets {:.0}, liabilities {:.0}, Tier 1 {:.0} (USD)",
+        bank.instruments,
+        out.display(),
+        started.elapsed().as_secs_f64(),
+        bank.total_assets,
+        bank.total_liabilities,
+        bank.tier1_capital
+    );
+    Ok(())
+}

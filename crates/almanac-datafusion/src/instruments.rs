@@ -1,0 +1,135 @@
+//! Instrument rows of one Arrow batch, validated against the data contract and
+//! against the market (each currency needs a discount curve, each floater its
+//! index curve on the as-of date).
+
+use almanac_core::{Error, Instrument, RawInstrument};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::error::Result;
+
+use crate::market::Market;
+use crate::tables::{opt, Columns, INSTRUMENT_COLUMNS};
+
+/// Positions in `INSTRUMENT_COLUMNS`.
+mod at {
+    pub const ID: usize = 0;
+    pub const SIDE: usize = 2;
+    pub const CURRENCY: usize = 3;
+    pub const BALANCE: usize = 4;
+    pub const START: usize = 5;
+    pub const MATURITY: usize = 6;
+    pub const RATE_TYPE: usize = 7;
+    pub const RATE: usize = 8;
+    pub const INDEX_CURVE: usize = 9;
+    pub const SPREAD: usize = 10;
+    pub const RESET_MONTHS: usize = 11;
+    pub const FLOOR: usize = 12;
+    pub const CAP: usize = 13;
+    pub const PAYMENT_MONTHS: usize = 14;
+    pub const AMORTIZATION: usize = 15;
+    pub const DAY_COUNT: usize = 16;
+    pub const BUSINESS_DAY: usize = 17;
+    pub const PREPAYMENT: usize = 18;
+    pub const BEHAVIORAL_MONTHS: usize = 19;
+}
+
+pub(crate) struct InstrumentBatch {
+    cols: Columns,
+}
+
+/// A validated row: the instrument, where its index curve sits in the market,
+/// and its instrument_id.
+pub(crate) struct ValidRow<'a> {
+    pub id: &'a str,
+    pub instrument: Instrument,
+    pub index_curve: Option<usize>,
+}
+
+impl InstrumentBatch {
+    pub fn new(batch: &RecordBatch) -> Result<InstrumentBatch> {
+        Ok(InstrumentBatch {
+            cols: Columns::extract(batch, &INSTRUMENT_COLUMNS, "instrument")?,
+        })
+    }
+
+    fn text(&self, i: usize, row: usize) -> Option<&str> {
+        opt(self.cols.text(i), row, |a, r| a.value(r))
+    }
+
+    fn f64(&self, i: usize, row: usize) -> Option<f64> {
+        opt(self.cols.f64(i), row, |a, r| a.value(r))
+    }
+
+    fn i32(&self, i: usize, row: usize) -> Option<i32> {
+        opt(self.cols.i32(i), row, |a, r| a.value(r))
+    }
+
+    pub fn raw(&self, row: usize) -> RawInstrument<'_> {
+        let date = |i: usize| {
+            opt(self.cols.date(i), row, |a, r| {
+                almanac_core::Date(a.value(r))
+            })
+        };
+        RawInstrument {
+            instrument_id: self.text(at::ID, row).unwrap_or(""),
+            side: self.text(at::SIDE, row),
+            balance: self.f64(at::BALANCE, row),
+            start_date: date(at::START),
+            maturity_date: date(at::MATURITY),
+            rate_type: self.text(at::RATE_TYPE, row),
+            rate: self.f64(at::RATE, row),
+            index_curve: self.text(at::INDEX_CURVE, row),
+            spread: self.f64(at::SPREAD, row),
+            reset_months: self.i32(at::RESET_MONTHS, row),
+            rate_floor: self.f64(at::FLOOR, row),
+            rate_cap: self.f64(at::CAP, row),
+            payment_months: self.i32(at::PAYMENT_MONTHS, row),
+            amortization: self.text(at::AMORTIZATION, row),
+            day_count: self.text(at::DAY_COUNT, row),
+            business_day: self.text(at::BUSINESS_DAY, row),
+            prepayment_rate: self.f64(at::PREPAYMENT, row),
+            behavioral_months: self.i32(at::BEHAVIORAL_MONTHS, row),
+        }
+    }
+
+    /// Validates row `row` against the contract and the market.
+    pub fn validate(&self, row: usize, market: &Market) -> Result<ValidRow<'_>, Error> {
+        let raw = self.raw(row);
+        let instrument = raw.validate()?;
+        let fail = |column: &'static str, value: &str, reason: String| Error::Instrument {
+            instrument_id: raw.instrument_id.to_string(),
+            column,
+            value: format!("'{value}'"),
+            reason,
+        };
+        let currency = self.text(at::CURRENCY, row).unwrap_or("");
+        if !market
+            .discount_curve
+            .contains_key(&currency.trim().to_ascii_uppercase())
+        {
+            let known: Vec<&str> = market.discount_curve.keys().map(String::as_str).collect();
+            return Err(fail(
+                "currency",
+                currency,
+                format!(
+                    "no curve for this currency on the as-of date (curves exist for: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let index_curve = match &instrument.floating {
+            None => None,
+            Some(terms) => Some(*market.curve_index.get(&terms.index_curve).ok_or_else(|| {
+                fail(
+                    "index_curve",
+                    &terms.index_curve,
+                    "no curve with this curve_id on the as-of date".into(),
+                )
+            })?),
+        };
+        Ok(ValidRow {
+            id: raw.instrument_id,
+            instrument,
+            index_curve,
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! Session settings under the `almanac.` prefix, set with SQL:
+//! `SET almanac.lenient = true;`, `SET almanac.rate_floor = 'zero';`.
+
+use datafusion::common::{config::ConfigExtension, extensions_options};
+use datafusion::config::ConfigOptions;
+
+extensions_options! {
+    /// Almanac's session settings.
+    pub struct AlmanacOptions {
+        /// Lenient mode: instrument rows that break the data contract are left out of
+        /// `cashflows()` instead of failing the query; `instrument_errors()` lists them.
+        pub lenient: bool, default = false
+        /// Post-shock floor on shocked zero rates: `eu` (default), `zero` or `none`.
+        pub rate_floor: String, default = "eu".to_string()
+        /// Name of a table with a `date` column of holidays (besides weekends); empty for none.
+        pub holidays: String, default = String::new()
+    }
+}
+
+impl ConfigExtension for AlmanacOptions {
+    const PREFIX: &'static str = "almanac";
+}
+
+impl AlmanacOptions {
+    /// The settings of a session, or the defaults when the session was built without them.
+    pub fn from_config(options: &ConfigOptions) -> AlmanacOptions {
+        options
+            .extensions
+            .get::<AlmanacOptions>()
+            .cloned()
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,257 @@
+//! `cashflows(instruments, as_of [, scenarios [, curves]])`: one row per
+//! instrument, scenario and future payment date.
+//!
+//! ```sql
+//! SELECT scenario, SUM(total) AS net_flows
+//! FROM cashflows('instruments', DATE '2025-12-31', 'bcbs')
+//! GROUP BY scenario ORDER BY scenario;
+//! ```
+//!
+//! Output: every column of the instrument table (its `balance` and `rate`
+//! renamed `balance_as_of` and `rate_as_of`, since the output's own `balance`
+//! and `rate` are the period's), then `scenario, pay_date, accrual_start,
+//! accrual_end, balance, rate, interest, principal, prepayment, total`, signed
+//! from the bank's view (assets +, liabilities −).
+//!
+//! Columns not referenced are never built; filters on instrument columns are
+//! applied before expansion; fixed-rate rows are computed once and repeated
+//! for each scenario.
+
+pub(crate) mod exec;
+mod output;
+pub(crate) mod stream;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
+use datafusion::datasource::TableType;
+use datafusion::error::Result;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::ExecutionPlan;
+
+pub(crate) use output::{generated_fields, OutCol, ERROR_COLUMNS, GENERATED};
+use stream::{CashflowsConfig, Mode};
+
+use crate::args::CallArgs;
+use crate::error::arg_err;
+use crate::table::market_args::{MarketArgs, MarketTables};
+use crate::tables::{check_schema, INSTRUMENT_COLUMNS};
+
+pub const DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
+    name: "cashflows",
+    kind: "table",
+    syntax: "cashflows(instruments, as_of [, scenarios [, curves]])",
+    description: "One row per instrument, scenario and future payment date (pay_date > as_of): every instrument column (balance and rate renamed balance_as_of and rate_as_of), then scenario, pay_date, accrual_start, accrual_end, balance, rate, interest, principal, prepayment, total, signed from the bank's view (assets +, liabilities -). scenarios: 'base' (default), 'bcbs', 'parallel:+100,-100', 'ramp:+200', 'keyrate:1' or a table name; curves defaults to the table curves.",
+    example: "SELECT scenario, SUM(total) FROM cashflows('instruments', DATE '2025-12-31', 'bcbs') GROUP BY scenario ORDER BY scenario;",
+};
+
+pub const USAGE: &str = "cashflows(instruments, as_of [, scenarios [, curves]]), e.g. cashflows('instruments', DATE '2025-12-31', 'bcbs')";
+
+/// Instrument columns whose names the output's own columns take.
+const RENAMED: [(&str, &str); 2] = [("balance", "balance_as_of"), ("rate", "rate_as_of")];
+
+#[derive(Debug, Default)]
+pub struct CashflowsFunction;
+
+impl TableFunctionImpl for CashflowsFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let call = CallArgs {
+            function: "cashflows",
+            usage: USAGE,
+            exprs: args.exprs(),
+        };
+        call.check_count(2, 4)?;
+        let session = args.session();
+        let instruments_name = call.table(0, "instruments")?;
+        let as_of = call.date(1, "as_of")?;
+        let scenarios = call.optional_string(2, "scenarios", "base")?;
+        let curves = call.optional_string(3, "curves", "curves")?;
+        let instruments = crate::tables::resolve_table(session, "cashflows", &instruments_name)?;
+        check_schema(
+            "cashflows",
+            &instruments_name,
+            &instruments.schema(),
+            &INSTRUMENT_COLUMNS,
+        )?;
+        let market = MarketArgs::resolve(session, "cashflows", as_of, &scenarios, &curves)?;
+        Ok(Arc::new(CashflowsTable::try_new(
+            instruments_name,
+            instruments,
+            market,
+        )?))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CashflowsTable {
+    instruments: Arc<dyn TableProvider>,
+    market: MarketTables,
+    /// Number of instrument columns at the front of `schema`.
+    n_input: usize,
+    schema: SchemaRef,
+}
+
+impl CashflowsTable {
+    fn try_new(
+        table_name: String,
+        instruments: Arc<dyn TableProvider>,
+        market: MarketTables,
+    ) -> Result<Self> {
+        let input = instruments.schema();
+        let generated = generated_fields();
+        let mut fields: Vec<Field> = Vec::with_capacity(input.fields().len() + generated.len());
+        for f in input.fields() {
+            let renamed = RENAMED
+                .iter()
+                .find(|(from, _)| f.name() == from)
+                .map(|(_, to)| *to);
+            let name = renamed.unwrap_or(f.name());
+            if generated.iter().any(|g| g.name() == name)
+                || RENAMED.iter().any(|(_, to)| *to == f.name())
+            {
+                return Err(arg_err!(
+                    "cashflows: table '{table_name}' has a column '{}' that clashes with an output column of cashflows(); rename it in a view",
+                    f.name()
+                ));
+            }
+            fields.push(f.as_ref().clone().with_name(name));
+        }
+        fields.extend(generated);
+        Ok(CashflowsTable {
+            n_input: input.fields().len(),
+            instruments,
+            market,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The instrument-table name of an output column, if it is an instrument column.
+    fn input_name(&self, output_name: &str) -> Option<String> {
+        let index = self
+            .schema
+            .index_of(output_name)
+            .ok()
+            .filter(|&i| i < self.n_input)?;
+        Some(self.instruments.schema().field(index).name().clone())
+    }
+
+    fn is_instrument_filter(&self, expr: &Expr) -> bool {
+        !expr.is_volatile()
+            && expr
+                .column_refs()
+                .iter()
+                .all(|c| self.input_name(&c.name).is_some())
+    }
+
+    /// Rewrites an output-schema filter to the instrument table's column names.
+    fn to_input_filter(&self, expr: &Expr) -> Result<Expr> {
+        expr.clone()
+            .transform(|e| match e {
+                Expr::Column(c) => {
+                    let name = self.input_name(&c.name).unwrap_or(c.name);
+                    Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+            .map(|t| t.data)
+    }
+}
+
+#[async_trait]
+impl TableProvider for CashflowsTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.is_instrument_filter(f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input_schema = self.instruments.schema();
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let input_filters = filters
+            .iter()
+            .map(|f| self.to_input_filter(f))
+            .collect::<Result<Vec<_>>>()?;
+
+        // Instrument columns to read: the contract's, those passed through, those filtered on.
+        let mut needed: BTreeSet<usize> = INSTRUMENT_COLUMNS
+            .iter()
+            .filter_map(|c| input_schema.index_of(c.name).ok())
+            .collect();
+        needed.extend(wanted.iter().copied().filter(|&i| i < self.n_input));
+        for f in &input_filters {
+            needed.extend(
+                f.column_refs()
+                    .iter()
+                    .filter_map(|c| input_schema.index_of(&c.name).ok()),
+            );
+        }
+        let read: Vec<usize> = needed.into_iter().collect();
+        let mut input = self.instruments.scan(state, Some(&read), &[], None).await?;
+        if let Some(predicate) = conjunction(input_filters) {
+            let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
+            let physical = state.create_physical_expr(predicate, &df_schema)?;
+            input = Arc::new(FilterExec::try_new(physical, input)?);
+        }
+
+        let columns: Vec<OutCol> = wanted
+            .iter()
+            .map(|&i| {
+                if i < self.n_input {
+                    OutCol::Input(read.iter().position(|&r| r == i).unwrap_or(0))
+                } else {
+                    OutCol::Generated(GENERATED[i - self.n_input].0)
+                }
+            })
+            .collect();
+        let schema = Arc::new(self.schema.project(&wanted)?);
+        let (market_inputs, market_spec) = self.market.plan(state).await?;
+        let config = CashflowsConfig {
+            mode: Mode::Flows,
+            as_of: market_spec.as_of,
+            lenient: self.market.lenient,
+            columns,
+            schema,
+            batch_size: state.config().batch_size(),
+        };
+        Ok(Arc::new(exec::CashflowsExec::new(
+            input,
+            market_inputs,
+            market_spec,
+            Arc::new(config),
+        )))
+    }
+}

@@ -1,0 +1,189 @@
+//! The streaming heart of `cashflows()`: instrument batches in, cash-flow
+//! batches out, a bounded number of rows at a time so memory stays flat.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use almanac_core::{Error as CoreError, Flow, Projector};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use futures::{Stream, StreamExt};
+
+use super::output::{FlowBuffer, OutCol};
+use crate::instruments::InstrumentBatch;
+use crate::market::Market;
+
+/// What the stream emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Cash flows (`cashflows()`).
+    Flows,
+    /// One row per instrument that breaks the contract (`instrument_errors()`).
+    Errors,
+}
+
+/// Settings fixed at planning time.
+#[derive(Debug)]
+pub(crate) struct CashflowsConfig {
+    pub mode: Mode,
+    pub as_of: almanac_core::Date,
+    pub lenient: bool,
+    pub columns: Vec<OutCol>,
+    pub schema: SchemaRef,
+    pub batch_size: usize,
+}
+
+pub(crate) struct CashflowStream {
+    input: SendableRecordBatchStream,
+    market: Arc<Market>,
+    config: Arc<CashflowsConfig>,
+    scenario_names: Vec<String>,
+    current: Option<(RecordBatch, InstrumentBatch)>,
+    next_row: usize,
+    buffer: FlowBuffer,
+    /// Scratch space for one instrument under one scenario.
+    flows: Vec<Flow>,
+}
+
+impl CashflowStream {
+    pub fn new(
+        input: SendableRecordBatchStream,
+        market: Arc<Market>,
+        config: Arc<CashflowsConfig>,
+    ) -> Self {
+        let scenario_names = market.scenarios.iter().map(|s| s.name.clone()).collect();
+        CashflowStream {
+            input,
+            market,
+            config,
+            scenario_names,
+            current: None,
+            next_row: 0,
+            buffer: FlowBuffer::default(),
+            flows: Vec::with_capacity(512),
+        }
+    }
+
+    /// Expands rows of the current batch until the output is full or the batch
+    /// is done; returns the output batch if there is one to emit.
+    fn expand_current(&mut self) -> Result<Option<RecordBatch>> {
+        let Some((batch, instruments)) = &self.current else {
+            return Ok(None);
+        };
+        let market = &self.market;
+        let mut projector = Projector::new(self.config.as_of, &market.calendar);
+        while self.next_row < batch.num_rows() && self.buffer.len() < self.config.batch_size {
+            let row = self.next_row;
+            self.next_row += 1;
+            let before = self.buffer.len();
+            let result = expand_row(
+                instruments,
+                row,
+                market,
+                &mut projector,
+                &mut self.flows,
+                &mut self.buffer,
+            );
+            match (result, self.config.mode) {
+                (Ok(()), Mode::Flows) => {}
+                // instrument_errors() lists bad rows only; a good row's flows are dropped.
+                (Ok(()), Mode::Errors) => self.buffer.truncate(before),
+                (Err(e), Mode::Errors) => {
+                    self.buffer.truncate(before);
+                    self.buffer.push_error(row, e);
+                }
+                (Err(_), Mode::Flows) if self.config.lenient => self.buffer.truncate(before),
+                (Err(e), Mode::Flows) => return Err(contract_violation(e)),
+            }
+        }
+        let batch_done = self.next_row >= batch.num_rows();
+        let out = if self.buffer.len() >= self.config.batch_size
+            || (batch_done && self.buffer.len() > 0)
+        {
+            Some(self.buffer.finish(
+                batch,
+                &self.config.columns,
+                &self.config.schema,
+                &self.scenario_names,
+            )?)
+        } else {
+            None
+        };
+        if batch_done {
+            self.current = None;
+        }
+        Ok(out)
+    }
+}
+
+/// Validates one instrument row and appends its flows under every scenario.
+/// Fixed-rate flows are computed once and repeated for each scenario.
+fn expand_row(
+    instruments: &InstrumentBatch,
+    row: usize,
+    market: &Market,
+    projector: &mut Projector,
+    flows: &mut Vec<Flow>,
+    buffer: &mut FlowBuffer,
+) -> Result<(), CoreError> {
+    let valid = instruments.validate(row, market)?;
+    let n_scenarios = market.scenarios.len();
+    match valid.index_curve {
+        None => {
+            flows.clear();
+            projector.project(valid.id, &valid.instrument, None, flows)?;
+            for s in 0..n_scenarios {
+                buffer.push_all(row, s, flows);
+            }
+        }
+        Some(curve) => {
+            for s in 0..n_scenarios {
+                flows.clear();
+                projector.project(
+                    valid.id,
+                    &valid.instrument,
+                    Some(&market.shocked[s][curve]),
+                    flows,
+                )?;
+                buffer.push_all(row, s, flows);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn contract_violation(e: CoreError) -> DataFusionError {
+    DataFusionError::Execution(e.to_string())
+}
+
+impl Stream for CashflowStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.current.is_some() {
+                match self.expand_current() {
+                    Ok(Some(batch)) => return Poll::Ready(Some(Ok(batch))),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.current = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            match futures::ready!(self.input.poll_next_unpin(cx)) {
+                Some(Ok(batch)) => match InstrumentBatch::new(&batch) {
+                    Ok(instruments) => {
+                        self.current = Some((batch, instruments));
+                        self.next_row = 0;
+                    }
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}

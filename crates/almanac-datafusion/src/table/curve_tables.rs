@@ -1,0 +1,393 @@
+//! `discount_factors(curves, as_of [, scenarios [, horizon_years]])` and
+//! `curve_points(curves, as_of [, scenarios])`: the (shocked) curves as tables.
+//!
+//! ```sql
+//! -- EVE per scenario as a join and a sum
+//! SELECT c.scenario, SUM(c.total * d.discount_factor) AS eve
+//! FROM cashflows('instruments', DATE '2025-12-31', 'bcbs') c
+//! JOIN discount_factors('curves', DATE '2025-12-31', 'bcbs') d
+//!   ON c.scenario = d.scenario AND c.currency = d.currency AND c.pay_date = d.date
+//! GROUP BY c.scenario;
+//!
+//! SELECT * FROM curve_points('curves', DATE '2025-12-31', 'bcbs') WHERE tenor = '10Y';
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use almanac_core::daycount::curve_time;
+use almanac_core::Date;
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::args::CallArgs;
+use crate::error::arg_err;
+use crate::market::{Market, MarketInputs, MarketSpec};
+use crate::table::market_args::{MarketArgs, MarketTables};
+
+pub const DISCOUNT_FACTORS_DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
+    name: "discount_factors",
+    kind: "table",
+    syntax: "discount_factors(curves, as_of [, scenarios [, horizon_years]])",
+    description: "One row per scenario, discount curve (one per currency) and calendar day from as_of to as_of + horizon_years (default 50): scenario, curve_id, currency, date, t_years (ACT/365F), zero_rate (shocked, floored), discount_factor. Join it to cashflows() on (scenario, currency, pay_date = date) to discount.",
+    example: "SELECT * FROM discount_factors('curves', DATE '2025-12-31', 'bcbs', 1) WHERE date = DATE '2026-12-31';",
+};
+
+pub const CURVE_POINTS_DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
+    name: "curve_points",
+    kind: "table",
+    syntax: "curve_points(curves, as_of [, scenarios])",
+    description: "The curve nodes under each scenario: scenario, curve_id, currency, tenor, t_years, zero_rate (shocked, after the post-shock floor), shift_bp (the shift actually applied).",
+    example: "SELECT * FROM curve_points('curves', DATE '2025-12-31', 'bcbs') WHERE tenor = '10Y';",
+};
+
+pub const DISCOUNT_FACTORS_USAGE: &str =
+    "discount_factors(curves, as_of [, scenarios [, horizon_years]]), e.g. discount_factors('curves', DATE '2025-12-31', 'bcbs', 50)";
+pub const CURVE_POINTS_USAGE: &str = "curve_points(curves, as_of [, scenarios]), e.g. curve_points('curves', DATE '2025-12-31', 'bcbs')";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    DiscountFactors { horizon_months: i32 },
+    CurvePoints,
+}
+
+impl Kind {
+    fn schema(self) -> SchemaRef {
+        let text = |n: &str| Field::new(n, DataType::Utf8, false);
+        let num = |n: &str| Field::new(n, DataType::Float64, false);
+        let fields = match self {
+            Kind::DiscountFactors { .. } => vec![
+                text("scenario"),
+                text("curve_id"),
+                text("currency"),
+                Field::new("date", DataType::Date32, false),
+                num("t_years"),
+                num("zero_rate"),
+                num("discount_factor"),
+            ],
+            Kind::CurvePoints => vec![
+                text("scenario"),
+                text("curve_id"),
+                text("currency"),
+                text("tenor"),
+                num("t_years"),
+                num("zero_rate"),
+                num("shift_bp"),
+            ],
+        };
+        Arc::new(Schema::new(fields))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct DiscountFactorsFunction;
+
+#[derive(Debug, Default)]
+pub struct CurvePointsFunction;
+
+impl TableFunctionImpl for DiscountFactorsFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let call = CallArgs {
+            function: "discount_factors",
+            usage: DISCOUNT_FACTORS_USAGE,
+            exprs: args.exprs(),
+        };
+        call.check_count(2, 4)?;
+        let horizon = call.optional_f64(3, "horizon_years", 50.0)?;
+        if !(0.0..=200.0).contains(&horizon) {
+            return Err(arg_err!(
+                "discount_factors: horizon_years must be between 0 and 200, got {horizon}"
+            ));
+        }
+        let kind = Kind::DiscountFactors {
+            horizon_months: (horizon * 12.0).round() as i32,
+        };
+        curve_table(&call, args.session(), kind)
+    }
+}
+
+impl TableFunctionImpl for CurvePointsFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let call = CallArgs {
+            function: "curve_points",
+            usage: CURVE_POINTS_USAGE,
+            exprs: args.exprs(),
+        };
+        call.check_count(2, 3)?;
+        curve_table(&call, args.session(), Kind::CurvePoints)
+    }
+}
+
+fn curve_table(
+    call: &CallArgs,
+    session: &dyn Session,
+    kind: Kind,
+) -> Result<Arc<dyn TableProvider>> {
+    let curves = call.table(0, "curves")?;
+    let as_of = call.date(1, "as_of")?;
+    let scenarios = call.optional_string(2, "scenarios", "base")?;
+    let market = MarketArgs::resolve(session, call.function, as_of, &scenarios, &curves)?;
+    Ok(Arc::new(CurveTable {
+        market,
+        kind,
+        schema: kind.schema(),
+    }))
+}
+
+#[derive(Debug)]
+struct CurveTable {
+    market: MarketTables,
+    kind: Kind,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for CurveTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let (inputs, spec) = self.market.plan(state).await?;
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        Ok(Arc::new(CurveTableExec::new(
+            inputs,
+            spec,
+            self.kind,
+            projection.cloned(),
+            schema,
+            state.config().batch_size(),
+        )))
+    }
+}
+
+#[derive(Debug)]
+struct CurveTableExec {
+    inputs: MarketInputs,
+    spec: MarketSpec,
+    kind: Kind,
+    projection: Option<Vec<usize>>,
+    batch_size: usize,
+    properties: Arc<PlanProperties>,
+}
+
+impl CurveTableExec {
+    fn new(
+        inputs: MarketInputs,
+        spec: MarketSpec,
+        kind: Kind,
+        projection: Option<Vec<usize>>,
+        schema: SchemaRef,
+        batch_size: usize,
+    ) -> Self {
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        CurveTableExec {
+            inputs,
+            spec,
+            kind,
+            projection,
+            batch_size,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for CurveTableExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "CurveTableExec: {:?}, as_of={}",
+            self.kind, self.spec.as_of
+        )
+    }
+}
+
+impl ExecutionPlan for CurveTableExec {
+    fn name(&self) -> &str {
+        "CurveTableExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.inputs.plans()
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != self.inputs.plans().len() {
+            return Err(DataFusionError::Internal(
+                "CurveTableExec: wrong number of children".into(),
+            ));
+        }
+        let schema = self.properties.eq_properties.schema().clone();
+        Ok(Arc::new(CurveTableExec::new(
+            self.inputs.with_plans(children),
+            self.spec.clone(),
+            self.kind,
+            self.projection.clone(),
+            schema,
+            self.batch_size,
+        )))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "CurveTableExec has one partition, asked for {partition}"
+            )));
+        }
+        let (inputs, spec, kind, projection, batch_size) = (
+            self.inputs.clone(),
+            self.spec.clone(),
+            self.kind,
+            self.projection.clone(),
+            self.batch_size,
+        );
+        let schema = self.properties.eq_properties.schema().clone();
+        let stream = futures::stream::once(async move {
+            let market = Market::load(&inputs, &spec, context).await?;
+            let batch = build(&market, spec.as_of, kind)?;
+            let batch = match &projection {
+                Some(p) => batch.project(p)?,
+                None => batch,
+            };
+            let slices: Vec<Result<RecordBatch>> = (0..batch.num_rows())
+                .step_by(batch_size.max(1))
+                .map(|offset| Ok(batch.slice(offset, batch_size.min(batch.num_rows() - offset))))
+                .collect();
+            Ok::<_, DataFusionError>(futures::stream::iter(slices))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            stream.boxed(),
+        )))
+    }
+}
+
+/// Column buffers for either table.
+#[derive(Default)]
+struct Rows {
+    scenario: Vec<String>,
+    curve_id: Vec<String>,
+    currency: Vec<String>,
+    date: Vec<i32>,
+    tenor: Vec<String>,
+    t_years: Vec<f64>,
+    zero_rate: Vec<f64>,
+    last: Vec<f64>,
+}
+
+fn build(market: &Market, as_of: Date, kind: Kind) -> Result<RecordBatch> {
+    let mut rows = Rows::default();
+    for (s, scenario) in market.scenarios.iter().enumerate() {
+        match kind {
+            Kind::DiscountFactors { horizon_months } => {
+                let end = as_of.add_months(horizon_months);
+                for &c in market.discount_curve.values() {
+                    let curve = &market.shocked[s][c];
+                    for day in as_of.0..=end.0 {
+                        let t = curve_time(as_of, Date(day));
+                        let z = curve.zero_rate(t);
+                        rows.push_names(
+                            &scenario.name,
+                            &curve.curve.curve_id,
+                            &curve.curve.currency,
+                        );
+                        rows.date.push(day);
+                        rows.t_years.push(t);
+                        rows.zero_rate.push(z);
+                        rows.last.push((-z * t).exp());
+                    }
+                }
+            }
+            Kind::CurvePoints => {
+                for curve in &market.shocked[s] {
+                    for (tenor, &t) in curve.curve.tenors.iter().zip(&curve.curve.times) {
+                        rows.push_names(
+                            &scenario.name,
+                            &curve.curve.curve_id,
+                            &curve.curve.currency,
+                        );
+                        rows.tenor.push(tenor.clone());
+                        rows.t_years.push(t);
+                        rows.zero_rate.push(curve.zero_rate(t));
+                        rows.last.push(curve.applied_shift_bp(t));
+                    }
+                }
+            }
+        }
+    }
+    let text = |v: Vec<String>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let num = |v: Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+    let middle: ArrayRef = match kind {
+        Kind::DiscountFactors { .. } => Arc::new(Date32Array::from(rows.date)),
+        Kind::CurvePoints => text(rows.tenor),
+    };
+    let columns = vec![
+        text(rows.scenario),
+        text(rows.curve_id),
+        text(rows.currency),
+        middle,
+        num(rows.t_years),
+        num(rows.zero_rate),
+        num(rows.last),
+    ];
+    Ok(RecordBatch::try_new(kind.schema(), columns)?)
+}
+
+impl Rows {
+    fn push_names(&mut self, scenario: &str, curve_id: &str, currency: &str) {
+        self.scenario.push(scenario.to_string());
+        self.curve_id.push(curve_id.to_string());
+        self.currency.push(currency.to_string());
+    }
+}

@@ -1,0 +1,111 @@
+//! `gap_bucket(date, as_of [, scheme])`: the time bucket of a date, as a label
+//! that sorts in time order.
+//!
+//! ```sql
+//! SELECT gap_bucket(DATE '2027-03-31', DATE '2025-12-31');            -- '07 1Y-1.5Y'
+//! SELECT gap_bucket(DATE '2026-02-15', DATE '2025-12-31', 'monthly'); -- '002 2M'
+//! SELECT gap_bucket(DATE '2026-05-01', DATE '2025-12-31', '1M,3M,6M,1Y'); -- '03 3M-6M'
+//! ```
+
+use std::sync::Arc;
+
+use almanac_core::buckets::BucketScheme;
+use almanac_core::Date;
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Date32Type};
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::{arrays, coerce_to, finish};
+use crate::docs::FunctionDoc;
+use crate::error::arg_err;
+
+pub const DOC: FunctionDoc = FunctionDoc {
+    name: "gap_bucket",
+    kind: "scalar",
+    syntax: "gap_bucket(date, as_of [, scheme])",
+    description: "Label of the time bucket that holds date (after the lower edge, up to and including the upper edge), sorting in time order. Schemes: 'bcbs' (default, the 19 Basel buckets '01 overnight' .. '19 >20Y'), 'monthly' ('001 1M', '002 2M', ...), or a list of edges such as '1M,3M,6M,1Y,2Y,5Y,10Y'.",
+    example: "SELECT gap_bucket(DATE '2027-03-31', DATE '2025-12-31');",
+};
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct GapBucket {
+    signature: Signature,
+}
+
+impl Default for GapBucket {
+    fn default() -> Self {
+        GapBucket {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// Parses a scheme argument, reusing the last parse while it repeats.
+pub(crate) fn scheme_at(
+    cache: &mut Option<(String, BucketScheme)>,
+    text: &str,
+    function: &str,
+) -> Result<BucketScheme> {
+    match cache {
+        Some((t, s)) if t == text => Ok(s.clone()),
+        _ => {
+            let scheme = BucketScheme::parse(text).map_err(|e| arg_err!("{function}: {e}"))?;
+            *cache = Some((text.to_string(), scheme.clone()));
+            Ok(scheme)
+        }
+    }
+}
+
+impl ScalarUDFImpl for GapBucket {
+    fn name(&self) -> &str {
+        DOC.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_to(
+            DOC.name,
+            DOC.syntax,
+            arg_types,
+            2,
+            &[DataType::Date32, DataType::Date32, DataType::Utf8],
+        )
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let types = [DataType::Date32, DataType::Date32, DataType::Utf8];
+        let (a, all_scalar) = arrays(&args, &types[..args.args.len()])?;
+        let (dates, as_ofs) = (
+            a[0].as_primitive::<Date32Type>(),
+            a[1].as_primitive::<Date32Type>(),
+        );
+        let schemes = a.get(2).map(|s| s.as_string::<i32>());
+        let mut out = StringBuilder::with_capacity(dates.len(), dates.len() * 12);
+        let mut cache = None;
+        for i in 0..dates.len() {
+            let scheme_text = match schemes {
+                Some(s) if s.is_null(i) => None,
+                Some(s) => Some(s.value(i)),
+                None => Some("bcbs"),
+            };
+            match scheme_text {
+                Some(text) if dates.is_valid(i) && as_ofs.is_valid(i) => {
+                    let scheme = scheme_at(&mut cache, text, DOC.name)?;
+                    out.append_value(scheme.bucket(Date(dates.value(i)), Date(as_ofs.value(i))));
+                }
+                _ => out.append_null(),
+            }
+        }
+        finish(Arc::new(out.finish()), all_scalar)
+    }
+}
