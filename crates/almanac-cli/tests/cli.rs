@@ -1,0 +1,205 @@
+//! The `almanac` command as users and scripts call it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn almanac(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("ALMANAC_DATA")
+        .output()
+        .expect("run almanac")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn generate(dir: &Path, n: &str, seed: &str) {
+    let out = almanac(&[
+        "generate",
+        "--instruments",
+        n,
+        "--seed",
+        seed,
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_demo_bank_is_reproduced_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "10000", "42");
+    for table in ["instruments", "curves", "capital", "fx_rates"] {
+        let file = format!("{table}.parquet");
+        let committed = std::fs::read(repo().join("datasets/demo").join(&file)).unwrap();
+        let fresh = std::fs::read(dir.path().join(&file)).unwrap();
+        assert!(
+            committed == fresh,
+            "{file} differs from datasets/demo/{file}"
+        );
+    }
+}
+
+#[test]
+fn demo_bank_has_every_product_line() {
+    let out = almanac(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT portfolio, COUNT(*) AS n FROM instruments GROUP BY portfolio ORDER BY portfolio",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    for portfolio in [
+        "retail_mortgages_fixed",
+        "retail_mortgages_arm",
+        "consumer_loans",
+        "commercial_loans",
+        "commercial_real_estate",
+        "government_securities",
+        "corporate_securities",
+        "term_deposits",
+        "checking_accounts",
+        "savings_accounts",
+        "wholesale_funding",
+        "subordinated_debt",
+    ] {
+        assert!(csv.contains(portfolio), "{portfolio} missing from\n{csv}");
+    }
+    // Every instrument of the demo bank passes the data contract.
+    let out = almanac(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        "SELECT COUNT(*) AS bad FROM instrument_errors('instruments', DATE '2025-12-31')",
+    ]);
+    assert_eq!(text(&out.stdout), "bad\n0\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn eve_report_runs_on_a_generated_book() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "400", "7");
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "-f",
+        "sql/eve_sensitivity.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for word in [
+        "parallel_up",
+        "parallel_down",
+        "steepener",
+        "flattener",
+        "short_up",
+        "short_down",
+        "outlier_test",
+        "USD",
+        "EUR",
+    ] {
+        assert!(report.contains(word), "{word} missing from\n{report}");
+    }
+}
+
+#[test]
+fn formats_and_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT year_frac(DATE '2024-01-31', DATE '2024-03-31', 'ACT/360') AS yf";
+    let out = almanac(&["sql", "--format", "json", "-c", sql]);
+    assert_eq!(text(&out.stdout).trim(), r#"{"yf":0.16666666666666666}"#);
+    let file = dir.path().join("yf.parquet");
+    let out = almanac(&[
+        "sql",
+        "--format",
+        "parquet",
+        "-o",
+        file.to_str().unwrap(),
+        "-c",
+        sql,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let back = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-c",
+        "SELECT yf FROM yf",
+    ]);
+    assert_eq!(
+        text(&back.stdout),
+        "yf\n0.16666666666666666\n",
+        "{}",
+        text(&back.stderr)
+    );
+}
+
+#[test]
+fn errors_are_one_clear_line_and_a_failure_exit() {
+    for (args, expected) in [
+        (vec!["sql", "-c", "SELEC nonsense"], "SELEC"),
+        (
+            vec![
+                "sql",
+                "-c",
+                "SELECT * FROM cashflows('instruments', DATE '2025-12-31', 'wobble')",
+            ],
+            "unknown scenario set 'wobble'",
+        ),
+        (
+            vec!["sql", "--data", "/no/such/folder", "-c", "SELECT 1"],
+            "data folder /no/such/folder does not exist",
+        ),
+        (
+            vec!["sql", "-f", "/no/such.sql"],
+            "cannot read /no/such.sql",
+        ),
+        (vec!["functions", "nope"], "no function 'nope'"),
+    ] {
+        let out = almanac(&args);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn functions_lists_every_function() {
+    let out = almanac(&["functions"]);
+    let listing = text(&out.stdout);
+    for name in [
+        "cashflows",
+        "discount_factors",
+        "curve_points",
+        "instrument_errors",
+        "year_frac",
+        "gap_bucket",
+        "bucket_midpoint",
+        "irrbb_shock",
+        "discount_factor",
+    ] {
+        assert!(listing.contains(&format!("{name} (")), "{name} missing");
+    }
+}
