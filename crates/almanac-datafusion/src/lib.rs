@@ -33,7 +33,6 @@ pub mod udf;
 use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionConfig;
 
 pub use docs::{all_functions, FunctionDoc};
@@ -55,19 +54,9 @@ pub fn register_all(ctx: &SessionContext) {
         "instrument_errors",
         Arc::new(table::instrument_errors::InstrumentErrorsFunction),
     );
-    ctx.register_udf(ScalarUDF::new_from_impl(udf::year_frac::YearFrac::default()));
-    ctx.register_udf(ScalarUDF::new_from_impl(
-        udf::gap_bucket::GapBucket::default(),
-    ));
-    ctx.register_udf(ScalarUDF::new_from_impl(
-        udf::bucket_midpoint::BucketMidpoint::default(),
-    ));
-    ctx.register_udf(ScalarUDF::new_from_impl(
-        udf::irrbb_shock::IrrbbShock::default(),
-    ));
-    ctx.register_udf(ScalarUDF::new_from_impl(
-        udf::discount_factor::DiscountFactor::default(),
-    ));
+    for function in udf::all() {
+        ctx.register_udf(function);
+    }
 }
 
 /// The session configuration Almanac runs with: its settings under

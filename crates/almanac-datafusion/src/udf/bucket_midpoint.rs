@@ -7,15 +7,13 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 
 use super::gap_bucket::scheme_at;
-use super::{arrays, coerce_to, finish};
+use super::RowFunction;
 use crate::docs::FunctionDoc;
 use crate::error::arg_err;
 
@@ -27,44 +25,16 @@ pub const DOC: FunctionDoc = FunctionDoc {
     example: "SELECT bucket_midpoint('10 3Y-4Y');",
 };
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct BucketMidpoint {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct BucketMidpoint;
 
-impl Default for BucketMidpoint {
-    fn default() -> Self {
-        BucketMidpoint {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl RowFunction for BucketMidpoint {
+    const DOC: FunctionDoc = DOC;
+    const ARGS: &'static [DataType] = &[DataType::Utf8, DataType::Utf8];
+    const MIN_ARGS: usize = 1;
+    const RETURNS: DataType = DataType::Float64;
 
-impl ScalarUDFImpl for BucketMidpoint {
-    fn name(&self) -> &str {
-        DOC.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_to(
-            DOC.name,
-            DOC.syntax,
-            arg_types,
-            1,
-            &[DataType::Utf8, DataType::Utf8],
-        )
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (a, all_scalar) = arrays(&args, &[DataType::Utf8, DataType::Utf8][..args.args.len()])?;
+    fn eval(&self, a: &[ArrayRef]) -> Result<ArrayRef> {
         let labels = a[0].as_string::<i32>();
         let schemes = a.get(1).map(|s| s.as_string::<i32>());
         let mut out = Float64Builder::with_capacity(labels.len());
@@ -86,6 +56,6 @@ impl ScalarUDFImpl for BucketMidpoint {
                 _ => out.append_null(),
             }
         }
-        finish(Arc::new(out.finish()), all_scalar)
+        Ok(Arc::new(out.finish()))
     }
 }

@@ -6,15 +6,13 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{AsArray, Float64Array};
 use datafusion::arrow::compute::kernels::arity::binary;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 
-use super::{arrays, coerce_to, finish};
+use super::RowFunction;
 use crate::docs::FunctionDoc;
 
 pub const DOC: FunctionDoc = FunctionDoc {
@@ -25,49 +23,21 @@ pub const DOC: FunctionDoc = FunctionDoc {
     example: "SELECT discount_factor(0.04, 2.0);",
 };
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct DiscountFactor {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct DiscountFactor;
 
-impl Default for DiscountFactor {
-    fn default() -> Self {
-        DiscountFactor {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl RowFunction for DiscountFactor {
+    const DOC: FunctionDoc = DOC;
+    const ARGS: &'static [DataType] = &[DataType::Float64, DataType::Float64];
+    const MIN_ARGS: usize = 2;
+    const RETURNS: DataType = DataType::Float64;
 
-impl ScalarUDFImpl for DiscountFactor {
-    fn name(&self) -> &str {
-        DOC.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_to(
-            DOC.name,
-            DOC.syntax,
-            arg_types,
-            2,
-            &[DataType::Float64, DataType::Float64],
-        )
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (a, all_scalar) = arrays(&args, &[DataType::Float64, DataType::Float64])?;
+    fn eval(&self, a: &[ArrayRef]) -> Result<ArrayRef> {
         let out: Float64Array = binary(
             a[0].as_primitive::<Float64Type>(),
             a[1].as_primitive::<Float64Type>(),
             |z, t| (-z * t).exp(),
         )?;
-        finish(Arc::new(out), all_scalar)
+        Ok(Arc::new(out))
     }
 }

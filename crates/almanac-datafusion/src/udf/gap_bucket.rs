@@ -11,14 +11,12 @@ use std::sync::Arc;
 
 use almanac_core::buckets::BucketScheme;
 use almanac_core::Date;
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 
-use super::{arrays, coerce_to, finish};
+use super::RowFunction;
 use crate::docs::FunctionDoc;
 use crate::error::arg_err;
 
@@ -30,18 +28,8 @@ pub const DOC: FunctionDoc = FunctionDoc {
     example: "SELECT gap_bucket(DATE '2027-03-31', DATE '2025-12-31');",
 };
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct GapBucket {
-    signature: Signature,
-}
-
-impl Default for GapBucket {
-    fn default() -> Self {
-        GapBucket {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct GapBucket;
 
 /// Parses a scheme argument, reusing the last parse while it repeats.
 pub(crate) fn scheme_at(
@@ -59,32 +47,13 @@ pub(crate) fn scheme_at(
     }
 }
 
-impl ScalarUDFImpl for GapBucket {
-    fn name(&self) -> &str {
-        DOC.name
-    }
+impl RowFunction for GapBucket {
+    const DOC: FunctionDoc = DOC;
+    const ARGS: &'static [DataType] = &[DataType::Date32, DataType::Date32, DataType::Utf8];
+    const MIN_ARGS: usize = 2;
+    const RETURNS: DataType = DataType::Utf8;
 
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_to(
-            DOC.name,
-            DOC.syntax,
-            arg_types,
-            2,
-            &[DataType::Date32, DataType::Date32, DataType::Utf8],
-        )
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let types = [DataType::Date32, DataType::Date32, DataType::Utf8];
-        let (a, all_scalar) = arrays(&args, &types[..args.args.len()])?;
+    fn eval(&self, a: &[ArrayRef]) -> Result<ArrayRef> {
         let (dates, as_ofs) = (
             a[0].as_primitive::<Date32Type>(),
             a[1].as_primitive::<Date32Type>(),
@@ -106,6 +75,6 @@ impl ScalarUDFImpl for GapBucket {
                 _ => out.append_null(),
             }
         }
-        finish(Arc::new(out.finish()), all_scalar)
+        Ok(Arc::new(out.finish()))
     }
 }

@@ -9,14 +9,12 @@ use std::sync::Arc;
 
 use almanac_core::scenario::BP;
 use almanac_core::{BaselShock, ShockSizeTable};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 
-use super::{arrays, coerce_to, finish};
+use super::RowFunction;
 use crate::docs::FunctionDoc;
 use crate::error::arg_err;
 
@@ -28,16 +26,10 @@ pub const DOC: FunctionDoc = FunctionDoc {
     example: "SELECT irrbb_shock('short_up', 'USD', 3.5) * 10000 AS bp;",
 };
 
-#[derive(Debug)]
+/// Holds the shock-size table (data, the 2016 calibration by default).
+#[derive(Debug, Default, PartialEq)]
 pub struct IrrbbShock {
-    signature: Signature,
     sizes: ShockSizeTable,
-}
-
-impl PartialEq for IrrbbShock {
-    fn eq(&self, other: &Self) -> bool {
-        self.sizes == other.sizes
-    }
 }
 
 impl Eq for IrrbbShock {}
@@ -48,40 +40,13 @@ impl std::hash::Hash for IrrbbShock {
     }
 }
 
-impl Default for IrrbbShock {
-    fn default() -> Self {
-        IrrbbShock {
-            signature: Signature::user_defined(Volatility::Immutable),
-            sizes: ShockSizeTable::default(),
-        }
-    }
-}
+impl RowFunction for IrrbbShock {
+    const DOC: FunctionDoc = DOC;
+    const ARGS: &'static [DataType] = &[DataType::Utf8, DataType::Utf8, DataType::Float64];
+    const MIN_ARGS: usize = 3;
+    const RETURNS: DataType = DataType::Float64;
 
-impl ScalarUDFImpl for IrrbbShock {
-    fn name(&self) -> &str {
-        DOC.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_to(
-            DOC.name,
-            DOC.syntax,
-            arg_types,
-            3,
-            &[DataType::Utf8, DataType::Utf8, DataType::Float64],
-        )
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (a, all_scalar) = arrays(&args, &[DataType::Utf8, DataType::Utf8, DataType::Float64])?;
+    fn eval(&self, a: &[ArrayRef]) -> Result<ArrayRef> {
         let (names, ccys, ts) = (
             a[0].as_string::<i32>(),
             a[1].as_string::<i32>(),
@@ -103,6 +68,6 @@ impl ScalarUDFImpl for IrrbbShock {
             })?;
             out.append_value(shock.shift_bp(&self.sizes.sizes(ccys.value(i)), ts.value(i)) * BP);
         }
-        finish(Arc::new(out.finish()), all_scalar)
+        Ok(Arc::new(out.finish()))
     }
 }

@@ -8,14 +8,12 @@
 use std::sync::Arc;
 
 use almanac_core::{Date, DayCount};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::error::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
 
-use super::{arrays, coerce_to, finish};
+use super::RowFunction;
 use crate::docs::FunctionDoc;
 use crate::error::arg_err;
 
@@ -27,44 +25,16 @@ pub const DOC: FunctionDoc = FunctionDoc {
     example: "SELECT year_frac(DATE '2024-01-31', DATE '2024-03-31', '30/360');",
 };
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct YearFrac {
-    signature: Signature,
-}
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct YearFrac;
 
-impl Default for YearFrac {
-    fn default() -> Self {
-        YearFrac {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl RowFunction for YearFrac {
+    const DOC: FunctionDoc = DOC;
+    const ARGS: &'static [DataType] = &[DataType::Date32, DataType::Date32, DataType::Utf8];
+    const MIN_ARGS: usize = 3;
+    const RETURNS: DataType = DataType::Float64;
 
-impl ScalarUDFImpl for YearFrac {
-    fn name(&self) -> &str {
-        DOC.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        coerce_to(
-            DOC.name,
-            DOC.syntax,
-            arg_types,
-            3,
-            &[DataType::Date32, DataType::Date32, DataType::Utf8],
-        )
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (a, all_scalar) = arrays(&args, &[DataType::Date32, DataType::Date32, DataType::Utf8])?;
+    fn eval(&self, a: &[ArrayRef]) -> Result<ArrayRef> {
         let (starts, ends, codes) = (
             a[0].as_primitive::<Date32Type>(),
             a[1].as_primitive::<Date32Type>(),
@@ -88,6 +58,6 @@ impl ScalarUDFImpl for YearFrac {
             };
             out.append_value(dc.year_frac(Date(starts.value(i)), Date(ends.value(i))));
         }
-        finish(Arc::new(out.finish()), all_scalar)
+        Ok(Arc::new(out.finish()))
     }
 }
