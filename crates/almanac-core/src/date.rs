@@ -31,7 +31,7 @@ impl Date {
     /// Day of week, Monday = 0 ... Sunday = 6.
     pub fn weekday(self) -> u32 {
         // 1970-01-01 was a Thursday (3).
-        (self.0 + 3).rem_euclid(7) as u32
+        (i64::from(self.0) + 3).rem_euclid(7) as u32
     }
 
     pub fn is_weekend(self) -> bool {
@@ -39,7 +39,7 @@ impl Date {
     }
 
     pub fn add_days(self, days: i32) -> Date {
-        Date(self.0 + days)
+        Date(self.0.saturating_add(days))
     }
 
     /// Adds calendar months; a day that does not exist in the target month
@@ -47,16 +47,18 @@ impl Date {
     /// roll otherwise: 28 Feb + 1M = 28 Mar.
     pub fn add_months(self, months: i32) -> Date {
         let (y, m, d) = self.ymd();
-        let total = y * 12 + (m as i32 - 1) + months;
-        let year = total.div_euclid(12);
+        let total = i64::from(y) * 12 + i64::from(m) - 1 + i64::from(months);
+        let year = total
+            .div_euclid(12)
+            .clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as i32;
         let month = total.rem_euclid(12) as u32 + 1;
         let day = d.min(days_in_month(year, month));
         Date(days_from_civil(year, month, day))
     }
 
     /// Days from `self` to `other` (positive when `other` is later).
-    pub fn days_until(self, other: Date) -> i32 {
-        other.0 - self.0
+    pub fn days_until(self, other: Date) -> i64 {
+        i64::from(other.0) - i64::from(self.0)
     }
 
     /// Parses `YYYY-MM-DD`.
@@ -99,18 +101,21 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
+// Both conversions work in i64, so that any Date32 value, however absurd, maps
+// without overflow (results beyond the i32 range saturate).
 fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
-    let y = if month <= 2 { year - 1 } else { year };
+    let y = i64::from(year) - i64::from(month <= 2);
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let mp = (month as i32 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i32 - 1;
+    let mp = (i64::from(month) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let days = era * 146_097 + doe - 719_468;
+    days.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let z = days + 719_468;
+    let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -118,8 +123,8 @@ fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i32::from(month <= 2);
-    (year, month, day)
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year as i32, month, day)
 }
 
 #[cfg(test)]
@@ -137,6 +142,17 @@ mod tests {
         for n in -800_000..800_000 {
             let (y, m, dd) = Date(n).ymd();
             assert_eq!(d(y, m, dd).0, n);
+        }
+    }
+
+    #[test]
+    fn extreme_day_numbers_do_not_overflow() {
+        for n in [i32::MIN, i32::MIN + 1, -1, i32::MAX - 1, i32::MAX] {
+            let date = Date(n);
+            let _ = date.ymd();
+            let _ = date.add_months(1200);
+            let _ = date.add_months(-1200);
+            let _ = date.weekday();
         }
     }
 

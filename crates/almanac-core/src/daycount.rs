@@ -73,7 +73,9 @@ impl DayCount {
 }
 
 fn thirty_360(y1: i32, m1: u32, d1: u32, y2: i32, m2: u32, d2: u32) -> f64 {
-    let days = 360 * (y2 - y1) + 30 * (m2 as i32 - m1 as i32) + (d2 as i32 - d1 as i32);
+    let days = 360 * (i64::from(y2) - i64::from(y1))
+        + 30 * (i64::from(m2) - i64::from(m1))
+        + (i64::from(d2) - i64::from(d1));
     days as f64 / 360.0
 }
 
@@ -82,9 +84,9 @@ fn act_act_isda(start: Date, end: Date) -> f64 {
     if y1 == y2 {
         return start.days_until(end) as f64 / days_in_year(y1) as f64;
     }
-    let jan1 = |y: i32| Date::from_ymd(y, 1, 1).map_or(0, |d| d.0);
-    let first = (jan1(y1 + 1) - start.0) as f64 / days_in_year(y1) as f64;
-    let last = (end.0 - jan1(y2)) as f64 / days_in_year(y2) as f64;
+    let jan1 = |y: i32| Date::from_ymd(y, 1, 1).map_or(start, |d| d);
+    let first = start.days_until(jan1(y1.saturating_add(1))) as f64 / days_in_year(y1) as f64;
+    let last = jan1(y2).days_until(end) as f64 / days_in_year(y2) as f64;
     first + (y2 - y1 - 1) as f64 + last
 }
 
@@ -125,6 +127,19 @@ mod tests {
         // Across several years: 2023-07-01 .. 2026-07-01 = 184/365 + 2 + 181/365.
         let f = DayCount::ActActIsda.year_frac(d(2023, 7, 1), d(2026, 7, 1));
         assert!((f - (184.0 / 365.0 + 2.0 + 181.0 / 365.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn extreme_dates_do_not_overflow() {
+        for dc in [
+            DayCount::Act360,
+            DayCount::Act365F,
+            DayCount::Thirty360,
+            DayCount::Thirty360E,
+            DayCount::ActActIsda,
+        ] {
+            assert!(dc.year_frac(Date(i32::MIN), Date(i32::MAX)).is_finite());
+        }
     }
 
     #[test]

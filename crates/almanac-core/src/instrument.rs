@@ -144,6 +144,9 @@ pub struct RawInstrument<'a> {
     pub behavioral_months: Option<i32>,
 }
 
+/// Longest term accepted, in years (a 100-year bond exists; 1,000 years is a data error).
+pub const MAX_TERM_YEARS: i32 = 200;
+
 const PAYMENT_MONTHS: [i32; 5] = [0, 1, 3, 6, 12];
 const RESET_MONTHS: [i32; 4] = [1, 3, 6, 12];
 
@@ -225,6 +228,12 @@ impl RawInstrument<'_> {
                     format!("must be after start_date {start_date}"),
                 ));
             }
+            // A bound on the schedule's length, so one absurd date cannot exhaust memory.
+            if maturity > start_date.add_months(12 * MAX_TERM_YEARS) {
+                let reason =
+                    format!("is more than {MAX_TERM_YEARS} years after start_date {start_date}");
+                return Err(self.fail("maturity_date", maturity, reason));
+            }
         }
         let payment_months = self.required("payment_months", self.payment_months)?;
         if !PAYMENT_MONTHS.contains(&payment_months) {
@@ -244,8 +253,9 @@ impl RawInstrument<'_> {
             ));
         }
         let behavioral_months = self.behavioral_months.unwrap_or(60);
-        if behavioral_months < 1 {
-            return Err(self.fail("behavioral_months", behavioral_months, "must be at least 1"));
+        if !(1..=12 * MAX_TERM_YEARS).contains(&behavioral_months) {
+            let reason = format!("must be between 1 and {}", 12 * MAX_TERM_YEARS);
+            return Err(self.fail("behavioral_months", behavioral_months, reason));
         }
 
         let floating = match rate_type {
@@ -472,6 +482,22 @@ mod tests {
                 },
                 "behavioral_months",
                 "0",
+            ),
+            (
+                RawInstrument {
+                    behavioral_months: Some(100_000),
+                    ..raw_fixed()
+                },
+                "behavioral_months",
+                "100000",
+            ),
+            (
+                RawInstrument {
+                    maturity_date: Date::from_ymd(9999, 1, 1),
+                    ..raw_fixed()
+                },
+                "maturity_date",
+                "9999-01-01",
             ),
             (
                 RawInstrument {

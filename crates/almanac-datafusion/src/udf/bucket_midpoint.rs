@@ -12,7 +12,7 @@ use datafusion::arrow::array::{Array, AsArray, Float64Builder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 
-use super::gap_bucket::scheme_at;
+use super::gap_bucket::{scheme_arg, scheme_at};
 use super::RowFunction;
 use crate::docs::FunctionDoc;
 use crate::error::arg_err;
@@ -40,11 +40,7 @@ impl RowFunction for BucketMidpoint {
         let mut out = Float64Builder::with_capacity(labels.len());
         let mut cache = None;
         for i in 0..labels.len() {
-            let scheme_text = match schemes {
-                Some(s) if s.is_null(i) => None,
-                Some(s) => Some(s.value(i)),
-                None => Some("bcbs"),
-            };
+            let scheme_text = scheme_arg(schemes, i);
             match scheme_text {
                 Some(text) if labels.is_valid(i) => {
                     let scheme = scheme_at(&mut cache, text, DOC.name)?;

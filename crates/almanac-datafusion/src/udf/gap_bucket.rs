@@ -12,7 +12,7 @@ use std::sync::Arc;
 use almanac_core::buckets::BucketScheme;
 use almanac_core::Date;
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+use datafusion::arrow::array::{Array, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::error::Result;
 
@@ -30,6 +30,15 @@ pub const DOC: FunctionDoc = FunctionDoc {
 
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct GapBucket;
+
+/// The optional scheme argument at row `i`: `bcbs` when absent, `None` when NULL.
+pub(crate) fn scheme_arg(schemes: Option<&StringArray>, i: usize) -> Option<&str> {
+    match schemes {
+        Some(s) if s.is_null(i) => None,
+        Some(s) => Some(s.value(i)),
+        None => Some("bcbs"),
+    }
+}
 
 /// Parses a scheme argument, reusing the last parse while it repeats.
 pub(crate) fn scheme_at(
@@ -62,11 +71,7 @@ impl RowFunction for GapBucket {
         let mut out = StringBuilder::with_capacity(dates.len(), dates.len() * 12);
         let mut cache = None;
         for i in 0..dates.len() {
-            let scheme_text = match schemes {
-                Some(s) if s.is_null(i) => None,
-                Some(s) => Some(s.value(i)),
-                None => Some("bcbs"),
-            };
+            let scheme_text = scheme_arg(schemes, i);
             match scheme_text {
                 Some(text) if dates.is_valid(i) && as_ofs.is_valid(i) => {
                     let scheme = scheme_at(&mut cache, text, DOC.name)?;
