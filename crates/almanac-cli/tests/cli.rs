@@ -203,3 +203,30 @@ fn functions_lists_every_function() {
         assert!(listing.contains(&format!("{name} (")), "{name} missing");
     }
 }
+
+#[test]
+fn the_shell_reads_statements_from_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(["sql"])
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the shell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"SELECT 40 +\n 2 AS answer;\nSELECT nonsense_column;\nSELECT COUNT(*) AS n FROM capital;\n\\q\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A bad statement is reported and the shell goes on.
+    assert!(stdout.contains("| 42 "), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("nonsense_column"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("| 1 "), "{stdout}");
+}

@@ -181,6 +181,21 @@ impl ShockSizeTable {
         Ok(ShockSizeTable { by_currency, other })
     }
 
+    /// This table with some currencies (or `other`) replaced, as a user's table overrides the default.
+    pub fn with_overrides(&self, rows: Vec<(String, ShockSizes)>) -> ShockSizeTable {
+        let mut table = self.clone();
+        for (currency, sizes) in rows {
+            if currency.eq_ignore_ascii_case("other") {
+                table.other = sizes;
+            } else {
+                table
+                    .by_currency
+                    .insert(currency.to_ascii_uppercase(), sizes);
+            }
+        }
+        table
+    }
+
     pub fn sizes(&self, currency: &str) -> ShockSizes {
         self.by_currency
             .get(&currency.to_ascii_uppercase())

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use almanac_core::scenario::{scenarios_from_rows, ScenarioRow};
+use almanac_core::scenario::{scenarios_from_rows, ScenarioRow, ShockSizes};
 use almanac_core::{
     Calendar, Curve, Date, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, ShockSizeTable,
 };
@@ -16,7 +16,9 @@ use datafusion::physical_plan::{collect, ExecutionPlan};
 use tokio::sync::OnceCell;
 
 use crate::error::core_err;
-use crate::tables::{need, opt, Columns, CURVE_COLUMNS, HOLIDAY_COLUMNS, SCENARIO_COLUMNS};
+use crate::tables::{
+    need, opt, Columns, CURVE_COLUMNS, HOLIDAY_COLUMNS, SCENARIO_COLUMNS, SHOCK_SIZE_COLUMNS,
+};
 
 /// The plans that read market data.
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ pub(crate) struct MarketInputs {
     pub curves: Arc<dyn ExecutionPlan>,
     pub scenarios: Option<Arc<dyn ExecutionPlan>>,
     pub holidays: Option<Arc<dyn ExecutionPlan>>,
+    pub shock_sizes: Option<Arc<dyn ExecutionPlan>>,
 }
 
 impl MarketInputs {
@@ -31,6 +34,7 @@ impl MarketInputs {
         let mut plans = vec![&self.curves];
         plans.extend(self.scenarios.as_ref());
         plans.extend(self.holidays.as_ref());
+        plans.extend(self.shock_sizes.as_ref());
         plans
     }
 
@@ -42,10 +46,12 @@ impl MarketInputs {
         let curves = next();
         let scenarios = self.scenarios.as_ref().map(|_| next());
         let holidays = self.holidays.as_ref().map(|_| next());
+        let shock_sizes = self.shock_sizes.as_ref().map(|_| next());
         MarketInputs {
             curves,
             scenarios,
             holidays,
+            shock_sizes,
         }
     }
 }
@@ -105,10 +111,13 @@ impl Market {
             }
         };
         let calendar = match &inputs.holidays {
-            Some(plan) => read_holidays(&collect(plan.clone(), ctx).await?)?,
+            Some(plan) => read_holidays(&collect(plan.clone(), ctx.clone()).await?)?,
             None => Calendar::weekends_only(),
         };
-        let sizes = ShockSizeTable::default();
+        let sizes = match &inputs.shock_sizes {
+            Some(plan) => read_shock_sizes(&collect(plan.clone(), ctx).await?)?,
+            None => ShockSizeTable::default(),
+        };
         let shocked = scenarios
             .iter()
             .map(|s| {
@@ -267,4 +276,40 @@ fn read_holidays(batches: &[RecordBatch]) -> Result<Calendar> {
         days.extend(dates.iter().flatten().map(Date));
     }
     Ok(Calendar::with_holidays(days))
+}
+
+fn read_shock_sizes(batches: &[RecordBatch]) -> Result<ShockSizeTable> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let cols = Columns::extract(batch, &SHOCK_SIZE_COLUMNS, "shock size")?;
+        let (ccys, p, s, l) = (
+            need(cols.text(0))?,
+            need(cols.f64(1))?,
+            need(cols.f64(2))?,
+            need(cols.f64(3))?,
+        );
+        for row in 0..batch.num_rows() {
+            let value = |a: &datafusion::arrow::array::Float64Array| {
+                opt(Some(a), row, |a, i| a.value(i)).filter(|x| x.is_finite())
+            };
+            let currency = opt(Some(ccys), row, |a, i| a.value(i).to_string());
+            let (Some(currency), Some(parallel_bp), Some(short_bp), Some(long_bp)) =
+                (currency, value(p), value(s), value(l))
+            else {
+                return Err(DataFusionError::Execution(format!(
+                    "shock size table row {}: currency, parallel_bp, short_bp and long_bp must be set and finite",
+                    row + 1
+                )));
+            };
+            rows.push((
+                currency,
+                ShockSizes {
+                    parallel_bp,
+                    short_bp,
+                    long_bp,
+                },
+            ));
+        }
+    }
+    Ok(ShockSizeTable::default().with_overrides(rows))
 }

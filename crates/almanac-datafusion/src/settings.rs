@@ -14,6 +14,9 @@ extensions_options! {
         pub rate_floor: String, default = "eu".to_string()
         /// Name of a table with a `date` column of holidays (besides weekends); empty for none.
         pub holidays: String, default = String::new()
+        /// Name of a table (currency, parallel_bp, short_bp, long_bp) whose rows replace the
+        /// built-in 2016 Basel shock sizes for those currencies (a row `other` for the rest).
+        pub shock_sizes: String, default = String::new()
     }
 }
 

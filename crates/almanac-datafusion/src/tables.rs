@@ -147,6 +147,14 @@ pub(crate) const SCENARIO_COLUMNS: [ColumnSpec; 5] = [
     col("shift_bp", Kind::Amount, true),
 ];
 
+/// Shock sizes by currency, overriding the built-in Basel calibration.
+pub(crate) const SHOCK_SIZE_COLUMNS: [ColumnSpec; 4] = [
+    col("currency", Kind::Text, true),
+    col("parallel_bp", Kind::Amount, true),
+    col("short_bp", Kind::Amount, true),
+    col("long_bp", Kind::Amount, true),
+];
+
 /// A holiday table: one date per row.
 pub(crate) const HOLIDAY_COLUMNS: [ColumnSpec; 1] = [col("date", Kind::Date, true)];
 

@@ -7,12 +7,14 @@ use almanac_core::scenario::parse_scenario_spec;
 use almanac_core::{Date, RateFloor, ScenarioSpec};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::error::Result;
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::arg_err;
 use crate::market::{MarketInputs, MarketSpec};
 use crate::settings::AlmanacOptions;
 use crate::tables::{
-    check_schema, resolve_table, CURVE_COLUMNS, HOLIDAY_COLUMNS, SCENARIO_COLUMNS,
+    check_schema, resolve_table, ColumnSpec, CURVE_COLUMNS, HOLIDAY_COLUMNS, SCENARIO_COLUMNS,
+    SHOCK_SIZE_COLUMNS,
 };
 
 /// Market tables resolved at planning time.
@@ -24,6 +26,7 @@ pub(crate) struct MarketTables {
     pub scenarios: ScenarioSpec,
     pub scenario_table: Option<Arc<dyn TableProvider>>,
     pub holidays: Option<Arc<dyn TableProvider>>,
+    pub shock_sizes: Option<Arc<dyn TableProvider>>,
     pub floor: RateFloor,
     pub lenient: bool,
 }
@@ -60,14 +63,13 @@ impl MarketArgs {
             }
             ScenarioSpec::Builtin(_) => None,
         };
-        let holidays = match settings.holidays.trim() {
-            "" => None,
-            name => {
-                let table = resolve_table(session, function, name)?;
-                check_schema(function, name, &table.schema(), &HOLIDAY_COLUMNS)?;
-                Some(table)
-            }
-        };
+        let holidays = setting_table(session, function, &settings.holidays, &HOLIDAY_COLUMNS)?;
+        let shock_sizes = setting_table(
+            session,
+            function,
+            &settings.shock_sizes,
+            &SHOCK_SIZE_COLUMNS,
+        )?;
         Ok(MarketTables {
             as_of,
             curves_name: curves_name.to_string(),
@@ -75,6 +77,7 @@ impl MarketArgs {
             scenarios: spec,
             scenario_table,
             holidays,
+            shock_sizes,
             floor,
             lenient: settings.lenient,
         })
@@ -85,14 +88,9 @@ impl MarketTables {
     /// Scans of the market tables, read once when the query runs.
     pub async fn plan(&self, state: &dyn Session) -> Result<(MarketInputs, MarketSpec)> {
         let curves = self.curves.scan(state, None, &[], None).await?;
-        let scenarios = match &self.scenario_table {
-            Some(t) => Some(t.scan(state, None, &[], None).await?),
-            None => None,
-        };
-        let holidays = match &self.holidays {
-            Some(t) => Some(t.scan(state, None, &[], None).await?),
-            None => None,
-        };
+        let scenarios = scan(&self.scenario_table, state).await?;
+        let holidays = scan(&self.holidays, state).await?;
+        let shock_sizes = scan(&self.shock_sizes, state).await?;
         let spec = MarketSpec {
             as_of: self.as_of,
             scenarios: self.scenarios.clone(),
@@ -104,8 +102,36 @@ impl MarketTables {
                 curves,
                 scenarios,
                 holidays,
+                shock_sizes,
             },
             spec,
         ))
+    }
+}
+
+/// The table a setting names (`almanac.holidays`, ...), checked; `None` when the setting is empty.
+fn setting_table(
+    session: &dyn Session,
+    function: &str,
+    name: &str,
+    columns: &[ColumnSpec],
+) -> Result<Option<Arc<dyn TableProvider>>> {
+    match name.trim() {
+        "" => Ok(None),
+        name => {
+            let table = resolve_table(session, function, name)?;
+            check_schema(function, name, &table.schema(), columns)?;
+            Ok(Some(table))
+        }
+    }
+}
+
+async fn scan(
+    table: &Option<Arc<dyn TableProvider>>,
+    state: &dyn Session,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    match table {
+        Some(t) => Ok(Some(t.scan(state, None, &[], None).await?)),
+        None => Ok(None),
     }
 }
