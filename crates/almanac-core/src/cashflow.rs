@@ -68,6 +68,7 @@ impl<'a> Projector<'a> {
                     inst.payment_months,
                     inst.business_day,
                     self.calendar,
+                    Some(as_of),
                     &mut self.periods,
                 );
                 inst.payment_months
@@ -104,20 +105,31 @@ impl<'a> Projector<'a> {
         }
 
         let sign = inst.side.sign();
+        let log_survival = (1.0 - inst.prepayment_rate).ln();
+        let mut fixing: Option<(Date, f64)> = None;
         let n = remaining.len();
         let mut b = inst.balance;
         for (j, period) in remaining.iter().enumerate() {
             let payments_left = (n - j) as i32;
             let rate = match &inst.floating {
                 None => inst.rate,
-                Some(terms) => floating_rate(
-                    instrument_id,
-                    inst,
-                    terms,
-                    period.accrual_start,
-                    as_of,
-                    index,
-                )?,
+                Some(terms) => {
+                    // Several periods share a fixing when resets are rarer than payments.
+                    let reset = last_reset_on_or_before(
+                        inst.start_date,
+                        terms.reset_months,
+                        period.accrual_start,
+                    );
+                    match fixing {
+                        Some((date, rate)) if date == reset => rate,
+                        _ => {
+                            let rate =
+                                fixed_rate_at(instrument_id, inst, terms, reset, as_of, index)?;
+                            fixing = Some((reset, rate));
+                            rate
+                        }
+                    }
+                }
             };
             let interest = b
                 * rate
@@ -129,8 +141,9 @@ impl<'a> Projector<'a> {
             let after_schedule = b - principal;
             let exposed_days = (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
             let tau = exposed_days as f64 / 365.0;
-            let prepayment = if inst.prepayment_rate > 0.0 && after_schedule > 0.0 {
-                after_schedule * (1.0 - (1.0 - inst.prepayment_rate).powf(tau))
+            // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once.
+            let prepayment = if inst.prepayment_rate > 0.0 && after_schedule > 0.0 && tau > 0.0 {
+                after_schedule * -(tau * log_survival).exp_m1()
             } else {
                 0.0
             };
@@ -183,19 +196,18 @@ pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
     }
 }
 
-/// The rate of a floater's period starting at `accrual_start`: fixed at the last
-/// reset (start_date + k·reset_months) on or before it; the `rate` column if
-/// that reset is on or before `as_of`, else the projected forward plus spread,
+/// The all-in rate fixed at `reset` (start_date + k·reset_months, the last
+/// reset on or before a period's accrual start): the `rate` column if the
+/// reset is on or before `as_of`, else the projected forward plus spread,
 /// clamped to [floor, cap].
-fn floating_rate(
+fn fixed_rate_at(
     instrument_id: &str,
     inst: &Instrument,
     terms: &FloatingTerms,
-    accrual_start: Date,
+    reset: Date,
     as_of: Date,
     index: Option<&ScenarioCurve>,
 ) -> Result<f64> {
-    let reset = last_reset_on_or_before(inst.start_date, terms.reset_months, accrual_start);
     if reset <= as_of {
         return Ok(inst.rate);
     }
@@ -228,18 +240,18 @@ pub fn last_reset_on_or_before(start: Date, months: u32, date: Date) -> Date {
     if date <= start || months == 0 {
         return start;
     }
-    let (ys, ms, _) = start.ymd();
+    let (ys, ms, ds) = start.ymd();
     let (yd, md, _) = date.ymd();
-    let month_gap = (yd - ys) * 12 + md as i32 - ms as i32;
-    let step = months as i32;
-    let mut k = (month_gap / step).max(0);
-    while k > 0 && start.add_months(k * step) > date {
+    let reset = |k: i64| Date::from_ym_clamped(ys, i64::from(ms) + k * i64::from(months), ds);
+    let month_gap = (i64::from(yd) - i64::from(ys)) * 12 + i64::from(md) - i64::from(ms);
+    let mut k = (month_gap / i64::from(months)).max(0);
+    while k > 0 && reset(k) > date {
         k -= 1;
     }
-    while start.add_months((k + 1) * step) <= date {
+    while reset(k + 1) <= date {
         k += 1;
     }
-    start.add_months(k * step)
+    reset(k)
 }
 
 #[cfg(test)]

@@ -47,13 +47,23 @@ impl Date {
     /// roll otherwise: 28 Feb + 1M = 28 Mar.
     pub fn add_months(self, months: i32) -> Date {
         let (y, m, d) = self.ymd();
-        let total = i64::from(y) * 12 + i64::from(m) - 1 + i64::from(months);
+        Date::from_ym_clamped(y, i64::from(m) + i64::from(months), d)
+    }
+
+    /// The day `day` (clamped to the month's end) of the month `month` counted
+    /// from January of `year` as 1 (so 0 is December of the year before, 13
+    /// January of the next). What `add_months` does, without re-reading a date.
+    pub fn from_ym_clamped(year: i32, month: i64, day: u32) -> Date {
+        let total = i64::from(year) * 12 + month - 1;
         let year = total
             .div_euclid(12)
             .clamp(i64::from(i32::MIN / 2), i64::from(i32::MAX / 2)) as i32;
         let month = total.rem_euclid(12) as u32 + 1;
-        let day = d.min(days_in_month(year, month));
-        Date(days_from_civil(year, month, day))
+        Date(days_from_civil(
+            year,
+            month,
+            day.min(days_in_month(year, month)),
+        ))
     }
 
     /// Days from `self` to `other` (positive when `other` is later).

@@ -16,30 +16,43 @@ pub struct Period {
 /// first rolled date after it (a short front stub when they do not align).
 /// `months == 0` gives one period from `start` to `maturity`.
 ///
-/// Periods are appended to `out` in time order.
+/// Periods are appended to `out` in time order. With `paid_by = Some(as_of)`,
+/// rolling stops at the first period (going back) already paid on or before
+/// as_of: it and every earlier one would be dropped anyway, and a 30-year
+/// mortgage ten years old need not roll back through 120 paid periods.
 pub fn backward_schedule(
     start: Date,
     maturity: Date,
     months: u32,
     rule: BusinessDayRule,
     calendar: &Calendar,
+    paid_by: Option<Date>,
     out: &mut Vec<Period>,
 ) {
     let first = out.len();
     let mut end = maturity;
+    let mut reached_start = true;
     if months > 0 {
+        let (year, month, day) = maturity.ymd();
         let mut k = 1;
         loop {
-            let rolled = maturity.add_months(-(k * months as i32));
+            let rolled = Date::from_ym_clamped(year, i64::from(month) - i64::from(k * months), day);
             if rolled <= start {
                 break;
             }
             push_period(out, rolled, end, rule, calendar);
             end = rolled;
+            let just_pushed = out.len() - 1;
+            if paid_by.is_some_and(|as_of| out[just_pushed].pay_date <= as_of) {
+                reached_start = false;
+                break;
+            }
             k += 1;
         }
     }
-    push_period(out, start, end, rule, calendar);
+    if reached_start {
+        push_period(out, start, end, rule, calendar);
+    }
     out[first..].reverse();
 }
 
@@ -53,8 +66,9 @@ pub fn monthly_from(
     out: &mut Vec<Period>,
 ) {
     let mut start = as_of;
-    for k in 1..=count as i32 {
-        let end = as_of.add_months(k);
+    let (year, month, day) = as_of.ymd();
+    for k in 1..=i64::from(count) {
+        let end = Date::from_ym_clamped(year, i64::from(month) + k, day);
         push_period(out, start, end, rule, calendar);
         start = end;
     }
@@ -92,6 +106,7 @@ mod tests {
             3,
             BusinessDayRule::Unadjusted,
             &cal,
+            None,
             &mut out,
         );
         let ends: Vec<_> = out.iter().map(|p| p.accrual_end.to_string()).collect();
@@ -115,6 +130,7 @@ mod tests {
             0,
             BusinessDayRule::ModifiedFollowing,
             &cal,
+            None,
             &mut out,
         );
         assert_eq!(out.len(), 1);
@@ -135,5 +151,37 @@ mod tests {
         let ends: Vec<_> = out.iter().map(|p| p.accrual_end.to_string()).collect();
         assert_eq!(ends, ["2025-02-28", "2025-03-31", "2025-04-30"]);
         assert_eq!(out[1].accrual_start, d(2025, 2, 28));
+    }
+
+    #[test]
+    fn stopping_at_as_of_keeps_every_unpaid_period() {
+        let cal = Calendar::with_holidays(vec![d(2027, 3, 31)]);
+        let (start, maturity) = (d(2019, 1, 31), d(2031, 8, 31));
+        for months in [1, 3, 6, 12] {
+            for rule in [
+                BusinessDayRule::Unadjusted,
+                BusinessDayRule::Following,
+                BusinessDayRule::ModifiedFollowing,
+            ] {
+                let mut full = Vec::new();
+                backward_schedule(start, maturity, months, rule, &cal, None, &mut full);
+                for offset in (-40..4600).step_by(13) {
+                    let as_of = start.add_days(offset);
+                    let mut cut = Vec::new();
+                    backward_schedule(start, maturity, months, rule, &cal, Some(as_of), &mut cut);
+                    let unpaid = |v: &[Period]| {
+                        v.iter()
+                            .filter(|p| p.pay_date > as_of)
+                            .copied()
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(
+                        unpaid(&cut),
+                        unpaid(&full),
+                        "{months}M {rule:?} as of {as_of}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -94,6 +94,7 @@ fn backward_schedules_match_quantlib() {
             months.parse().unwrap(),
             rule_parsed,
             &cal,
+            None,
             &mut periods,
         );
         let got: Vec<String> = periods

@@ -294,16 +294,22 @@ impl ExecutionPlan for CurveTableExec {
         let schema = self.properties.eq_properties.schema().clone();
         let stream = futures::stream::once(async move {
             let market = Market::load(&inputs, &spec, context).await?;
-            let batch = build(&market, spec.as_of, kind)?;
-            let batch = match &projection {
-                Some(p) => batch.project(p)?,
-                None => batch,
-            };
-            let slices: Vec<Result<RecordBatch>> = (0..batch.num_rows())
-                .step_by(batch_size.max(1))
-                .map(|offset| Ok(batch.slice(offset, batch_size.min(batch.num_rows() - offset))))
-                .collect();
-            Ok::<_, DataFusionError>(futures::stream::iter(slices))
+            // One block (scenario x curve) at a time, cut into batches, so memory stays small.
+            let batches = kind.blocks(&market).into_iter().flat_map(move |(s, c)| {
+                let block =
+                    build_block(&market, spec.as_of, kind, s, c).and_then(|b| match &projection {
+                        Some(p) => Ok(b.project(p)?),
+                        None => Ok(b),
+                    });
+                match block {
+                    Ok(b) => (0..b.num_rows())
+                        .step_by(batch_size.max(1))
+                        .map(|offset| Ok(b.slice(offset, batch_size.min(b.num_rows() - offset))))
+                        .collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e)],
+                }
+            });
+            Ok::<_, DataFusionError>(futures::stream::iter(batches))
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -313,81 +319,68 @@ impl ExecutionPlan for CurveTableExec {
     }
 }
 
-/// Column buffers for either table.
-#[derive(Default)]
-struct Rows {
-    scenario: Vec<String>,
-    curve_id: Vec<String>,
-    currency: Vec<String>,
-    date: Vec<i32>,
-    tenor: Vec<String>,
-    t_years: Vec<f64>,
-    zero_rate: Vec<f64>,
-    last: Vec<f64>,
+impl Kind {
+    /// The (scenario, curve) pairs of the output, in order: discount curves
+    /// only for discount factors, every curve for curve points.
+    fn blocks(self, market: &Market) -> Vec<(usize, usize)> {
+        let curves: Vec<usize> = match self {
+            Kind::DiscountFactors { .. } => market.discount_curve.values().copied().collect(),
+            Kind::CurvePoints => (0..market.curve_index.len()).collect(),
+        };
+        (0..market.scenarios.len())
+            .flat_map(|s| curves.iter().map(move |&c| (s, c)))
+            .collect()
+    }
 }
 
-fn build(market: &Market, as_of: Date, kind: Kind) -> Result<RecordBatch> {
-    let mut rows = Rows::default();
-    for (s, scenario) in market.scenarios.iter().enumerate() {
-        match kind {
-            Kind::DiscountFactors { horizon_months } => {
-                let end = as_of.add_months(horizon_months);
-                for &c in market.discount_curve.values() {
-                    let curve = &market.shocked[s][c];
-                    for day in as_of.0..=end.0 {
-                        let t = curve_time(as_of, Date(day));
-                        let z = curve.zero_rate(t);
-                        rows.push_names(
-                            &scenario.name,
-                            &curve.curve.curve_id,
-                            &curve.curve.currency,
-                        );
-                        rows.date.push(day);
-                        rows.t_years.push(t);
-                        rows.zero_rate.push(z);
-                        rows.last.push((-z * t).exp());
-                    }
-                }
-            }
-            Kind::CurvePoints => {
-                for curve in &market.shocked[s] {
-                    for (tenor, &t) in curve.curve.tenors.iter().zip(&curve.curve.times) {
-                        rows.push_names(
-                            &scenario.name,
-                            &curve.curve.curve_id,
-                            &curve.curve.currency,
-                        );
-                        rows.tenor.push(tenor.clone());
-                        rows.t_years.push(t);
-                        rows.zero_rate.push(curve.zero_rate(t));
-                        rows.last.push(curve.applied_shift_bp(t));
-                    }
-                }
-            }
+/// The rows of one scenario and curve: every calendar day for discount
+/// factors, every node for curve points.
+fn build_block(
+    market: &Market,
+    as_of: Date,
+    kind: Kind,
+    s: usize,
+    c: usize,
+) -> Result<RecordBatch> {
+    let curve = &market.shocked[s][c];
+    let (dates, times): (Option<Vec<i32>>, Vec<f64>) = match kind {
+        Kind::DiscountFactors { horizon_months } => {
+            let days: Vec<i32> = (as_of.0..=as_of.add_months(horizon_months).0).collect();
+            let times = days.iter().map(|&d| curve_time(as_of, Date(d))).collect();
+            (Some(days), times)
         }
-    }
-    let text = |v: Vec<String>| -> ArrayRef { Arc::new(StringArray::from(v)) };
-    let num = |v: Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
-    let middle: ArrayRef = match kind {
-        Kind::DiscountFactors { .. } => Arc::new(Date32Array::from(rows.date)),
-        Kind::CurvePoints => text(rows.tenor),
+        Kind::CurvePoints => (None, curve.curve.times.clone()),
+    };
+    let n = times.len();
+    let repeat = |text: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(text, n)))
+    };
+    let zero_rates: Vec<f64> = times.iter().map(|&t| curve.zero_rate(t)).collect();
+    let (middle, last): (ArrayRef, Vec<f64>) = match dates {
+        Some(days) => {
+            let dfs = zero_rates
+                .iter()
+                .zip(&times)
+                .map(|(z, t)| (-z * t).exp())
+                .collect();
+            (Arc::new(Date32Array::from(days)), dfs)
+        }
+        None => {
+            let shifts = times.iter().map(|&t| curve.applied_shift_bp(t)).collect();
+            (
+                Arc::new(StringArray::from_iter_values(&curve.curve.tenors)),
+                shifts,
+            )
+        }
     };
     let columns = vec![
-        text(rows.scenario),
-        text(rows.curve_id),
-        text(rows.currency),
+        repeat(&market.scenarios[s].name),
+        repeat(&curve.curve.curve_id),
+        repeat(&curve.curve.currency),
         middle,
-        num(rows.t_years),
-        num(rows.zero_rate),
-        num(rows.last),
+        Arc::new(Float64Array::from(times)) as ArrayRef,
+        Arc::new(Float64Array::from(zero_rates)),
+        Arc::new(Float64Array::from(last)),
     ];
     Ok(RecordBatch::try_new(kind.schema(), columns)?)
-}
-
-impl Rows {
-    fn push_names(&mut self, scenario: &str, curve_id: &str, currency: &str) {
-        self.scenario.push(scenario.to_string());
-        self.curve_id.push(curve_id.to_string());
-        self.currency.push(currency.to_string());
-    }
 }
