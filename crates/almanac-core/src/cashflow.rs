@@ -106,7 +106,7 @@ impl<'a> Projector<'a> {
 
         let sign = inst.side.sign();
         let log_survival = (1.0 - inst.prepayment_rate).ln();
-        let mut fixing: Option<(Date, f64)> = None;
+        let mut fixing: Option<(Date, Date, f64)> = None;
         let n = remaining.len();
         let mut b = inst.balance;
         for (j, period) in remaining.iter().enumerate() {
@@ -115,17 +115,21 @@ impl<'a> Projector<'a> {
                 None => inst.rate,
                 Some(terms) => {
                     // Several periods share a fixing when resets are rarer than payments.
-                    let reset = last_reset_on_or_before(
-                        inst.start_date,
-                        terms.reset_months,
-                        period.accrual_start,
-                    );
                     match fixing {
-                        Some((date, rate)) if date == reset => rate,
+                        Some((from, until, rate))
+                            if from <= period.accrual_start && period.accrual_start < until =>
+                        {
+                            rate
+                        }
                         _ => {
+                            let (reset, next) = reset_window(
+                                inst.start_date,
+                                terms.reset_months,
+                                period.accrual_start,
+                            );
                             let rate =
                                 fixed_rate_at(instrument_id, inst, terms, reset, as_of, index)?;
-                            fixing = Some((reset, rate));
+                            fixing = Some((reset, next, rate));
                             rate
                         }
                     }
@@ -237,12 +241,21 @@ pub fn forward_rate(
 
 /// Largest `start + k·months` (k ≥ 0) on or before `date`; `start` when `date` precedes it.
 pub fn last_reset_on_or_before(start: Date, months: u32, date: Date) -> Date {
-    if date <= start || months == 0 {
-        return start;
+    reset_window(start, months, date).0
+}
+
+/// The last reset on or before `date` and the reset after it (each
+/// `start + k·months`, computed from `start`).
+pub fn reset_window(start: Date, months: u32, date: Date) -> (Date, Date) {
+    if months == 0 {
+        return (start, Date(i32::MAX));
     }
     let (ys, ms, ds) = start.ymd();
-    let (yd, md, _) = date.ymd();
     let reset = |k: i64| Date::from_ym_clamped(ys, i64::from(ms) + k * i64::from(months), ds);
+    if date <= start {
+        return (start, reset(1));
+    }
+    let (yd, md, _) = date.ymd();
     let month_gap = (i64::from(yd) - i64::from(ys)) * 12 + i64::from(md) - i64::from(ms);
     let mut k = (month_gap / i64::from(months)).max(0);
     while k > 0 && reset(k) > date {
@@ -251,7 +264,7 @@ pub fn last_reset_on_or_before(start: Date, months: u32, date: Date) -> Date {
     while reset(k + 1) <= date {
         k += 1;
     }
-    reset(k)
+    (reset(k), reset(k + 1))
 }
 
 #[cfg(test)]
@@ -461,6 +474,41 @@ mod tests {
         assert_eq!(capped[0].rate, 0.06);
         assert_eq!(capped[1].rate, 0.049);
         assert_eq!(capped[2].rate, 0.049);
+    }
+
+    /// A floater resetting every 6 months but paying monthly: each period uses the
+    /// fixing of the last reset on or before its start (hand rule: resets on
+    /// 2025-07-31, 2026-01-31, 2026-07-31; Jan 31 + 6M clamps to Jul 31).
+    #[test]
+    fn monthly_payments_share_the_six_monthly_fixing() {
+        let curve = Curve::new("C", "USD", vec![("1Y".into(), 0.03), ("5Y".into(), 0.05)]).unwrap();
+        let table = ShockSizeTable::default();
+        let sc = ScenarioCurve::new(&curve, &Scenario::base(), &table, RateFloor::Eu);
+        let raw = RawInstrument {
+            rate_type: Some("floating"),
+            index_curve: Some("C"),
+            reset_months: Some(6),
+            spread: Some(0.0),
+            start_date: Some(d(2025, 1, 31)),
+            maturity_date: Some(d(2027, 1, 31)),
+            payment_months: Some(1),
+            rate: Some(0.04),
+            ..raw("arm")
+        };
+        let as_of = d(2025, 12, 31);
+        let f = flows(raw, as_of, Some(&sc));
+        assert_eq!(f.len(), 13);
+        let fixing = |reset: Date| {
+            forward_rate(&sc, as_of, reset, reset.add_months(6), DayCount::Thirty360E)
+        };
+        assert_eq!(f[0].rate, 0.04); // period from 2025-12-31, last reset 2025-07-31 <= as_of
+        for flow in &f[1..7] {
+            assert_eq!(flow.rate, fixing(d(2026, 1, 31)), "{}", flow.accrual_start);
+        }
+        for flow in &f[7..] {
+            assert_eq!(flow.rate, fixing(d(2026, 7, 31)), "{}", flow.accrual_start);
+        }
+        assert_ne!(f[6].rate, f[7].rate);
     }
 
     #[test]
