@@ -44,7 +44,7 @@ struct Cli {
 enum Command {
     /// Run SQL: a query (-c), a file of statements (-f), or an interactive shell.
     Sql {
-        /// Folder of Parquet tables (default: the bundled demo bank).
+        /// Folder of Parquet tables, or a file:// URL (default: the bundled demo bank).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// SQL to run; several statements may be separated by ';'.

@@ -9,8 +9,19 @@ use datafusion::sql::parser::DFParser;
 
 use crate::output::{self, Format};
 
-/// A session over the lake folder, with every Almanac function.
+/// A session over the lake folder, with every Almanac function. `data` is a
+/// folder or a `file://` URL.
 pub async fn session(data: &Path) -> Result<SessionContext, String> {
+    let text = data.to_string_lossy();
+    let data = match text.split_once("://") {
+        Some(("file", path)) => Path::new(path),
+        Some((scheme, _)) => {
+            return Err(format!(
+                "--data {text}: {scheme}:// object stores are not supported yet; copy the tables to a local folder"
+            ))
+        }
+        None => data,
+    };
     if !data.is_dir() {
         return Err(format!(
             "data folder {} does not exist (give --data DIR, a folder of Parquet tables)",

@@ -131,10 +131,12 @@ fn formats_and_output_file() {
         sql,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The folder given as a file:// URL.
+    let url = format!("file://{}", dir.path().display());
     let back = almanac(&[
         "sql",
         "--data",
-        dir.path().to_str().unwrap(),
+        &url,
         "--format",
         "csv",
         "-c",
@@ -167,6 +169,10 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
         (
             vec!["sql", "-f", "/no/such.sql"],
             "cannot read /no/such.sql",
+        ),
+        (
+            vec!["sql", "--data", "s3://bank/lake", "-c", "SELECT 1"],
+            "s3:// object stores are not supported yet",
         ),
         (vec!["functions", "nope"], "no function 'nope'"),
     ] {
