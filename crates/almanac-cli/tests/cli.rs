@@ -197,6 +197,7 @@ fn functions_lists_every_function() {
     let listing = text(&out.stdout);
     for name in [
         "cashflows",
+        "repricing",
         "discount_factors",
         "curve_points",
         "instrument_errors",

@@ -4,3 +4,4 @@ pub mod cashflows;
 pub mod curve_tables;
 pub mod instrument_errors;
 pub(crate) mod market_args;
+pub mod repricing;

@@ -36,7 +36,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-pub(crate) use output::{generated_fields, OutCol, ERROR_COLUMNS, GENERATED};
+pub(crate) use output::{Expansion, OutCol, ERROR_COLUMNS};
 use stream::{CashflowsConfig, Mode};
 
 use crate::args::CallArgs;
@@ -54,9 +54,6 @@ pub const DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
 
 pub const USAGE: &str = "cashflows(instruments, as_of [, scenarios [, curves]]), e.g. cashflows('instruments', DATE '2025-12-31', 'bcbs')";
 
-/// Instrument columns whose names the output's own columns take.
-const RENAMED: [(&str, &str); 2] = [("balance", "balance_as_of"), ("rate", "rate_as_of")];
-
 #[derive(Debug, Default)]
 pub struct CashflowsFunction;
 
@@ -68,29 +65,49 @@ impl TableFunctionImpl for CashflowsFunction {
             exprs: args.exprs(),
         };
         call.check_count(2, 4)?;
-        let session = args.session();
-        let instruments_name = call.table(0, "instruments")?;
-        let as_of = call.date(1, "as_of")?;
         let scenarios = call.optional_string(2, "scenarios", "base")?;
         let curves = call.optional_string(3, "curves", "curves")?;
-        let instruments = crate::tables::resolve_table(session, "cashflows", &instruments_name)?;
-        check_schema(
-            "cashflows",
-            &instruments_name,
-            &instruments.schema(),
-            &INSTRUMENT_COLUMNS,
-        )?;
-        let market = MarketArgs::resolve(session, "cashflows", as_of, &scenarios, &curves)?;
-        Ok(Arc::new(CashflowsTable::try_new(
-            instruments_name,
-            instruments,
-            market,
-        )?))
+        expanding_table(
+            &call,
+            args.session(),
+            Expansion::Cashflows,
+            &scenarios,
+            &curves,
+        )
     }
+}
+
+/// The provider of an instrument-expanding function: `instruments` (argument 1)
+/// and `as_of` (argument 2) checked, the market tables resolved.
+pub(crate) fn expanding_table(
+    call: &CallArgs,
+    session: &dyn Session,
+    expansion: Expansion,
+    scenarios: &str,
+    curves: &str,
+) -> Result<Arc<dyn TableProvider>> {
+    let function = expansion.name();
+    let instruments_name = call.table(0, "instruments")?;
+    let as_of = call.date(1, "as_of")?;
+    let instruments = crate::tables::resolve_table(session, function, &instruments_name)?;
+    check_schema(
+        function,
+        &instruments_name,
+        &instruments.schema(),
+        &INSTRUMENT_COLUMNS,
+    )?;
+    let market = MarketArgs::resolve(session, function, as_of, scenarios, curves)?;
+    Ok(Arc::new(CashflowsTable::try_new(
+        expansion,
+        instruments_name,
+        instruments,
+        market,
+    )?))
 }
 
 #[derive(Debug)]
 pub(crate) struct CashflowsTable {
+    expansion: Expansion,
     instruments: Arc<dyn TableProvider>,
     market: MarketTables,
     /// Number of instrument columns at the front of `schema`.
@@ -100,24 +117,27 @@ pub(crate) struct CashflowsTable {
 
 impl CashflowsTable {
     fn try_new(
+        expansion: Expansion,
         table_name: String,
         instruments: Arc<dyn TableProvider>,
         market: MarketTables,
     ) -> Result<Self> {
         let input = instruments.schema();
-        let generated = generated_fields();
+        let generated = expansion.fields();
+        let renames = expansion.renamed();
         let mut fields: Vec<Field> = Vec::with_capacity(input.fields().len() + generated.len());
         for f in input.fields() {
-            let renamed = RENAMED
+            let renamed = renames
                 .iter()
                 .find(|(from, _)| f.name() == from)
                 .map(|(_, to)| *to);
             let name = renamed.unwrap_or(f.name());
             if generated.iter().any(|g| g.name() == name)
-                || RENAMED.iter().any(|(_, to)| *to == f.name())
+                || renames.iter().any(|(_, to)| *to == f.name())
             {
                 return Err(arg_err!(
-                    "cashflows: table '{table_name}' has a column '{}' that clashes with an output column of cashflows(); rename it in a view",
+                    "{0}: table '{table_name}' has a column '{1}' that clashes with an output column of {0}(); rename it in a view",
+                    expansion.name(),
                     f.name()
                 ));
             }
@@ -125,6 +145,7 @@ impl CashflowsTable {
         }
         fields.extend(generated);
         Ok(CashflowsTable {
+            expansion,
             n_input: input.fields().len(),
             instruments,
             market,
@@ -233,14 +254,17 @@ impl TableProvider for CashflowsTable {
                 if i < self.n_input {
                     OutCol::Input(read.iter().position(|&r| r == i).unwrap_or(0))
                 } else {
-                    OutCol::Generated(GENERATED[i - self.n_input].0)
+                    OutCol::Generated(self.expansion.generated()[i - self.n_input].0)
                 }
             })
             .collect();
         let schema = Arc::new(self.schema.project(&wanted)?);
         let (market_inputs, market_spec) = self.market.plan(state).await?;
         let config = CashflowsConfig {
-            mode: Mode::Flows,
+            mode: match self.expansion {
+                Expansion::Cashflows => Mode::Flows,
+                Expansion::Repricing => Mode::Repricing,
+            },
             as_of: market_spec.as_of,
             lenient: self.market.lenient,
             columns,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use almanac_core::repricing::Reprice;
 use almanac_core::Flow;
 use datafusion::arrow::array::{
     ArrayRef, Date32Array, Float64Array, RecordBatch, RecordBatchOptions, StringArray,
@@ -22,6 +23,9 @@ pub(crate) enum OutCol {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gen {
+    RepriceDate,
+    Amount,
+    RepriceKind,
     ErrorColumn,
     ErrorValue,
     ErrorReason,
@@ -37,7 +41,54 @@ pub(crate) enum Gen {
     Total,
 }
 
-pub(crate) const GENERATED: [(Gen, &str, DataType); 10] = [
+/// A table function that expands each instrument row into several rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expansion {
+    /// `cashflows()`: one row per scenario and payment.
+    Cashflows,
+    /// `repricing()`: one row per repricing date and kind.
+    Repricing,
+}
+
+impl Expansion {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expansion::Cashflows => "cashflows",
+            Expansion::Repricing => "repricing",
+        }
+    }
+
+    /// The columns it adds after the instrument columns.
+    pub fn generated(self) -> &'static [(Gen, &'static str, DataType)] {
+        match self {
+            Expansion::Cashflows => &GENERATED,
+            Expansion::Repricing => &REPRICING,
+        }
+    }
+
+    /// Instrument columns renamed because an output column takes their name.
+    pub fn renamed(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Expansion::Cashflows => &[("balance", "balance_as_of"), ("rate", "rate_as_of")],
+            Expansion::Repricing => &[],
+        }
+    }
+
+    pub fn fields(self) -> Vec<Field> {
+        self.generated()
+            .iter()
+            .map(|(_, name, t)| Field::new(*name, t.clone(), false))
+            .collect()
+    }
+}
+
+pub(crate) static REPRICING: [(Gen, &str, DataType); 3] = [
+    (Gen::RepriceDate, "reprice_date", DataType::Date32),
+    (Gen::Amount, "amount", DataType::Float64),
+    (Gen::RepriceKind, "kind", DataType::Utf8),
+];
+
+pub(crate) static GENERATED: [(Gen, &str, DataType); 10] = [
     (Gen::Scenario, "scenario", DataType::Utf8),
     (Gen::PayDate, "pay_date", DataType::Date32),
     (Gen::AccrualStart, "accrual_start", DataType::Date32),
@@ -49,13 +100,6 @@ pub(crate) const GENERATED: [(Gen, &str, DataType); 10] = [
     (Gen::Prepayment, "prepayment", DataType::Float64),
     (Gen::Total, "total", DataType::Float64),
 ];
-
-pub(crate) fn generated_fields() -> Vec<Field> {
-    GENERATED
-        .iter()
-        .map(|(_, name, t)| Field::new(*name, t.clone(), false))
-        .collect()
-}
 
 /// The columns of `instrument_errors()` after the instrument id.
 pub(crate) const ERROR_COLUMNS: [(Gen, &str); 3] = [
@@ -72,6 +116,8 @@ pub(crate) struct FlowBuffer {
     flows: Vec<Flow>,
     /// (column, value, reason) of rejected rows, for `instrument_errors()`.
     errors: Vec<[String; 3]>,
+    /// Repricing amounts, for `repricing()`.
+    reprices: Vec<Reprice>,
 }
 
 impl FlowBuffer {
@@ -84,6 +130,13 @@ impl FlowBuffer {
         self.rows.truncate(len);
         self.scenarios.truncate(len);
         self.flows.truncate(len);
+        self.reprices.truncate(len);
+    }
+
+    pub fn push_reprices(&mut self, row: usize, reprices: &[Reprice]) {
+        self.rows
+            .extend(std::iter::repeat_n(row as u32, reprices.len()));
+        self.reprices.extend_from_slice(reprices);
     }
 
     pub fn push_error(&mut self, row: usize, error: almanac_core::Error) {
@@ -138,6 +191,7 @@ impl FlowBuffer {
         self.scenarios.clear();
         self.flows.clear();
         self.errors.clear();
+        self.reprices.clear();
         Ok(batch)
     }
 
@@ -154,6 +208,15 @@ impl FlowBuffer {
             ))
         };
         match g {
+            Gen::RepriceDate => Arc::new(Date32Array::from_iter_values(
+                self.reprices.iter().map(|r| r.date.0),
+            )),
+            Gen::Amount => Arc::new(Float64Array::from_iter_values(
+                self.reprices.iter().map(|r| r.amount),
+            )),
+            Gen::RepriceKind => Arc::new(StringArray::from_iter_values(
+                self.reprices.iter().map(|r| r.kind.name()),
+            )),
             Gen::ErrorColumn => error_text(0),
             Gen::ErrorValue => error_text(1),
             Gen::ErrorReason => error_text(2),

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use almanac_core::repricing::{repricing_events, Reprice};
 use almanac_core::{Error as CoreError, Flow, Projector};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -21,6 +22,8 @@ use crate::market::Market;
 pub(crate) enum Mode {
     /// Cash flows (`cashflows()`).
     Flows,
+    /// Repricing amounts under the base scenario (`repricing()`).
+    Repricing,
     /// One row per instrument that breaks the contract (`instrument_errors()`).
     Errors,
 }
@@ -46,6 +49,8 @@ pub(crate) struct CashflowStream {
     buffer: FlowBuffer,
     /// Scratch space for one instrument under one scenario.
     flows: Vec<Flow>,
+    /// Scratch space for one instrument's repricing amounts.
+    reprices: Vec<Reprice>,
 }
 
 impl CashflowStream {
@@ -64,6 +69,7 @@ impl CashflowStream {
             next_row: 0,
             buffer: FlowBuffer::default(),
             flows: Vec::with_capacity(512),
+            reprices: Vec::with_capacity(512),
         }
     }
 
@@ -79,24 +85,37 @@ impl CashflowStream {
             let row = self.next_row;
             self.next_row += 1;
             let before = self.buffer.len();
-            let result = expand_row(
-                instruments,
-                row,
-                market,
-                &mut projector,
-                &mut self.flows,
-                &mut self.buffer,
-            );
+            let result = match self.config.mode {
+                Mode::Repricing => reprice_row(
+                    instruments,
+                    row,
+                    market,
+                    &mut projector,
+                    &mut self.flows,
+                    &mut self.reprices,
+                    &mut self.buffer,
+                ),
+                _ => expand_row(
+                    instruments,
+                    row,
+                    market,
+                    &mut projector,
+                    &mut self.flows,
+                    &mut self.buffer,
+                ),
+            };
             match (result, self.config.mode) {
-                (Ok(()), Mode::Flows) => {}
+                (Ok(()), Mode::Flows | Mode::Repricing) => {}
                 // instrument_errors() lists bad rows only; a good row's flows are dropped.
                 (Ok(()), Mode::Errors) => self.buffer.truncate(before),
                 (Err(e), Mode::Errors) => {
                     self.buffer.truncate(before);
                     self.buffer.push_error(row, e);
                 }
-                (Err(_), Mode::Flows) if self.config.lenient => self.buffer.truncate(before),
-                (Err(e), Mode::Flows) => return Err(contract_violation(e)),
+                (Err(_), Mode::Flows | Mode::Repricing) if self.config.lenient => {
+                    self.buffer.truncate(before)
+                }
+                (Err(e), Mode::Flows | Mode::Repricing) => return Err(contract_violation(e)),
             }
         }
         let batch_done = self.next_row >= batch.num_rows();
@@ -152,6 +171,27 @@ fn expand_row(
             }
         }
     }
+    Ok(())
+}
+
+/// Validates one instrument row and appends its repricing amounts, from its
+/// flows under the first scenario (`repricing()` plans `base` only).
+fn reprice_row(
+    instruments: &InstrumentBatch,
+    row: usize,
+    market: &Market,
+    projector: &mut Projector,
+    flows: &mut Vec<Flow>,
+    reprices: &mut Vec<Reprice>,
+    buffer: &mut FlowBuffer,
+) -> Result<(), CoreError> {
+    let valid = instruments.validate(row, market)?;
+    let index = valid.index_curve.map(|c| &market.shocked[0][c]);
+    flows.clear();
+    projector.project(valid.id, &valid.instrument, index, flows)?;
+    reprices.clear();
+    repricing_events(&valid.instrument, flows, projector.as_of, reprices);
+    buffer.push_reprices(row, reprices);
     Ok(())
 }
 
