@@ -292,3 +292,53 @@ fn repricing_gap_totals_equal_the_balances() {
         "{csv}"
     );
 }
+
+/// The liquidity ladder runs on a generated book with both bases, and the
+/// contractual basis puts every non-maturity deposit in the overnight bucket.
+#[test]
+fn liquidity_gap_has_contractual_and_behavioural_ladders() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "300", "5");
+    let data = dir.path().to_str().unwrap();
+    let out = almanac(&[
+        "sql",
+        "--data",
+        data,
+        "--format",
+        "csv",
+        "-f",
+        "sql/liquidity_gap.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    assert!(
+        csv.contains("contractual,02 O/N-1M") && csv.contains("behavioural,02 O/N-1M"),
+        "{csv}"
+    );
+    let overnight_outflow: f64 = csv
+        .lines()
+        .find(|l| l.starts_with("contractual,01 overnight"))
+        .and_then(|l| l.split(',').nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("contractual overnight row");
+    let deposits = almanac(&[
+        "sql",
+        "--data",
+        data,
+        "--format",
+        "csv",
+        "-c",
+        "SELECT ROUND(-SUM(i.balance * x.rate_to_reporting), 0) AS d FROM instruments i JOIN fx_rates x ON x.currency = i.currency \
+         WHERE i.maturity_date IS NULL AND i.side = 'liability'",
+    ]);
+    let deposits: f64 = text(&deposits.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("deposits");
+    // Overnight outflows are the deposits plus any other flow due tomorrow (none here).
+    assert!(
+        (overnight_outflow - deposits).abs() <= 1.0,
+        "{overnight_outflow} vs {deposits}\n{csv}"
+    );
+}
