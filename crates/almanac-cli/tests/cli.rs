@@ -342,3 +342,79 @@ fn liquidity_gap_has_contractual_and_behavioural_ladders() {
         "{overnight_outflow} vs {deposits}\n{csv}"
     );
 }
+
+/// Builds a lake of one instrument on flat curves with SQL `COPY ... TO`.
+fn one_bond_lake(dir: &Path, instrument: &str) {
+    let d = dir.display();
+    let sql = format!(
+        "COPY (SELECT {instrument}) TO '{d}/instruments.parquet' STORED AS PARQUET;
+         COPY (SELECT * FROM (VALUES ('USD_OIS', 'USD', DATE '2025-12-31', '1Y', 0.04, true),
+                                     ('USD_OIS', 'USD', DATE '2025-12-31', '30Y', 0.04, true))
+               AS t(curve_id, currency, as_of_date, tenor, zero_rate, is_discount)) TO '{d}/curves.parquet' STORED AS PARQUET;
+         COPY (SELECT DATE '2025-12-31' AS as_of_date, 'USD' AS currency, 1.0 AS rate_to_reporting) TO '{d}/fx_rates.parquet' STORED AS PARQUET;
+         COPY (SELECT DATE '2025-12-31' AS as_of_date, 100000.0 AS tier1_capital) TO '{d}/capital.parquet' STORED AS PARQUET;"
+    );
+    let out = almanac(&["sql", "--data", dir.to_str().unwrap(), "-c", &sql]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn csv_field(csv: &str, row_prefix: &str, column: &str) -> f64 {
+    let header: Vec<&str> = csv.lines().next().unwrap_or("").split(',').collect();
+    let at = header
+        .iter()
+        .position(|h| *h == column)
+        .unwrap_or_else(|| panic!("no column {column} in {csv}"));
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(row_prefix))
+        .unwrap_or_else(|| panic!("no row {row_prefix} in {csv}"));
+    row.split(',')
+        .nth(at)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{column} of {row}"))
+}
+
+/// One zero-coupon asset of 1,000,000 due in 1,826 days on a flat 4 % curve:
+/// t = 1826/365, PV = 1e6·e^(−0.04t); Macaulay = t; with PV(±1bp) = 1e6·e^(−(0.04±0.0001)t),
+/// effective duration = sinh(0.0001t)/0.0001, DV01 = (PV(−1bp) − PV(+1bp))/2,
+/// convexity = (PV(+1bp) + PV(−1bp) − 2PV)/(PV·1e−8). Computed here in closed form.
+#[test]
+fn duration_report_on_a_zero_coupon_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "'Z1' AS instrument_id, 'zeros' AS portfolio, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
+         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
+         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/duration.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let t: f64 = 1826.0 / 365.0;
+    let pv = |z: f64| 1e6 * (-z * t).exp();
+    let (base, up, down) = (pv(0.04), pv(0.0401), pv(0.0399));
+    let close = |column: &str, want: f64, tol: f64| {
+        let got = csv_field(&csv, "zeros,asset", column);
+        assert!(
+            (got - want).abs() <= tol,
+            "{column}: {got} vs {want}\n{csv}"
+        );
+    };
+    close("market_value", base, 0.5);
+    close("macaulay_duration", t, 5e-5);
+    close(
+        "effective_duration",
+        (down - up) / (2.0 * base * 1e-4),
+        5e-5,
+    );
+    close("dv01", (down - up) / 2.0, 0.005);
+    close("convexity", (up + down - 2.0 * base) / (base * 1e-8), 0.005);
+}
