@@ -418,3 +418,46 @@ fn duration_report_on_a_zero_coupon_bond() {
     close("dv01", (down - up) / 2.0, 0.005);
     close("convexity", (up + down - 2.0 * base) / (base * 1e-8), 0.005);
 }
+
+/// The zero-coupon bond of the duration test sits at t = 1826/365 between the
+/// 5Y and 7Y key tenors: the 5Y triangle shifts its rate by (7 − t)/2 bp, the
+/// 7Y one by (t − 5)/2 bp, all others by 0; KR DV01 = PV(base) − PV(bumped).
+#[test]
+fn key_rate_report_on_a_zero_coupon_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
+         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
+         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/key_rate_duration.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let t: f64 = 1826.0 / 365.0;
+    let pv = |bp: f64| 1e6 * (-(0.04 + bp * 1e-4) * t).exp();
+    let kr5 = pv(0.0) - pv((7.0 - t) / 2.0);
+    let kr7 = pv(0.0) - pv((t - 5.0) / 2.0);
+    let got = |tenor: &str| csv_field(&csv, &format!("USD,{tenor},"), "kr_dv01");
+    assert!(
+        (got("5Y") - kr5).abs() <= 0.005,
+        "{} vs {kr5}\n{csv}",
+        got("5Y")
+    );
+    assert!(
+        (got("7Y") - kr7).abs() <= 0.005,
+        "{} vs {kr7}\n{csv}",
+        got("7Y")
+    );
+    for tenor in ["3M", "6M", "1Y", "2Y", "3Y", "10Y", "15Y", "20Y", "30Y"] {
+        assert_eq!(got(tenor), 0.0, "{tenor}\n{csv}");
+    }
+}
