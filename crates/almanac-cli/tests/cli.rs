@@ -461,3 +461,48 @@ fn key_rate_report_on_a_zero_coupon_bond() {
         assert_eq!(got(tenor), 0.0, "{tenor}\n{csv}");
     }
 }
+
+/// The zero-coupon bond pays on 2030-12-31, the upper edge of bucket
+/// '11 4Y-5Y' (midpoint 4.5 years): ΔEVE = 1e6·(e^(−R_s·4.5) − e^(−0.04·4.5)),
+/// R_s = 4 % + the shock read at the nearest calendar day, 1643 days
+/// (t = 1643/365): +200 bp for parallel_up, 300·e^(−t/4) bp for short_up.
+#[test]
+fn standardised_eve_on_a_zero_coupon_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
+         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
+         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/irrbb_standardised.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let pv = |rate: f64| 1e6 * (-rate * 4.5).exp();
+    let t_day: f64 = 1643.0 / 365.0;
+    let short_up = 300.0 * (-t_day / 4.0).exp() * 1e-4;
+    for (scenario, rate) in [
+        ("base", 0.04),
+        ("parallel_up", 0.06),
+        ("parallel_down", 0.02),
+        ("short_up", 0.04 + short_up),
+    ] {
+        let got = csv_field(&csv, &format!("USD,{scenario},"), "eve");
+        assert!(
+            (got - pv(rate)).abs() <= 0.5,
+            "{scenario}: {got} vs {}\n{csv}",
+            pv(rate)
+        );
+    }
+    let aggregated = &csv[csv.find("scenario,basel_loss").expect("the aggregation table")..];
+    let loss = csv_field(aggregated, "parallel_up,", "basel_loss");
+    assert!((loss - (pv(0.04) - pv(0.06))).abs() <= 1.0, "{loss}\n{csv}");
+}
