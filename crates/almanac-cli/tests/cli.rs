@@ -198,6 +198,7 @@ fn functions_lists_every_function() {
     for name in [
         "cashflows",
         "repricing",
+        "nii_projection",
         "discount_factors",
         "curve_points",
         "instrument_errors",
@@ -502,7 +503,55 @@ fn standardised_eve_on_a_zero_coupon_bond() {
             pv(rate)
         );
     }
-    let aggregated = &csv[csv.find("scenario,basel_loss").expect("the aggregation table")..];
+    let aggregated = &csv[csv
+        .find("scenario,basel_loss")
+        .expect("the aggregation table")..];
     let loss = csv_field(aggregated, "parallel_up,", "basel_loss");
     assert!((loss - (pv(0.04) - pv(0.06))).abs() <= 1.0, "{loss}\n{csv}");
+}
+
+/// One 3-month deposit-like asset: 1,000,000 at 5 % (ACT/365F) from 2025-12-31 to
+/// 2026-03-31 (90 days), on a flat 4 % curve. Over 12 months it earns
+/// 1e6·5 %·90/365, then its replacement earns 1e6·F_s·275/365 to 2026-12-31, where
+/// F_s = (DF_s(t1)/DF_s(t2) − 1)·365/91 over its 3-month term (t1 = 90/365,
+/// t2 = 181/365) and DF_s(t) = exp(−(4 % + Δ_s(t))·t): Δ = +200 bp for
+/// parallel_+200, 200 bp·t/2 (t ≤ 1) for ramp_+200.
+#[test]
+fn nii_report_on_a_rolling_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "'D1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
+         DATE '2025-12-31' AS start_date, DATE '2026-03-31' AS maturity_date, 'fixed' AS rate_type, 0.05 AS rate, \
+         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/nii_sensitivity.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let (t1, t2) = (90.0 / 365.0, 181.0 / 365.0);
+    let nii = |shift: &dyn Fn(f64) -> f64| {
+        let df = |t: f64| (-(0.04 + shift(t)) * t).exp();
+        let forward = (df(t1) / df(t2) - 1.0) * 365.0 / 91.0;
+        1e6 * 0.05 * 90.0 / 365.0 + 1e6 * forward * 275.0 / 365.0
+    };
+    let base = nii(&|_| 0.0);
+    let up = nii(&|_| 0.02);
+    let ramp = nii(&|t: f64| 0.02 * t / 2.0);
+    for (scenario, want) in [("base", base), ("parallel_+200", up), ("ramp_+200", ramp)] {
+        let got = csv_field(&csv, &format!("{scenario},"), "nii_12m");
+        assert!(
+            (got - want).abs() <= 0.5,
+            "{scenario}: {got} vs {want}\n{csv}"
+        );
+    }
+    let delta = csv_field(&csv, "parallel_+200,", "delta_nii");
+    assert!((delta - (up - base)).abs() <= 1.0, "{delta}\n{csv}");
 }

@@ -14,6 +14,7 @@ pub mod date;
 pub mod daycount;
 pub mod error;
 pub mod instrument;
+pub mod nii;
 pub mod repricing;
 pub mod scenario;
 pub mod schedule;

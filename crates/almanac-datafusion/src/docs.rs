@@ -17,6 +17,7 @@ pub fn all_functions() -> Vec<FunctionDoc> {
     vec![
         crate::table::cashflows::DOC,
         crate::table::repricing::DOC,
+        crate::table::nii_projection::DOC,
         crate::table::curve_tables::DISCOUNT_FACTORS_DOC,
         crate::table::curve_tables::CURVE_POINTS_DOC,
         crate::table::instrument_errors::DOC,

@@ -42,6 +42,8 @@ pub(crate) struct ValidRow<'a> {
     pub id: &'a str,
     pub instrument: Instrument,
     pub index_curve: Option<usize>,
+    /// The currency's discount curve.
+    pub discount_curve: usize,
 }
 
 impl InstrumentBatch {
@@ -102,10 +104,10 @@ impl InstrumentBatch {
             reason,
         };
         let currency = self.text(at::CURRENCY, row).unwrap_or("");
-        if !market
+        let Some(&discount_curve) = market
             .discount_curve
-            .contains_key(&currency.trim().to_ascii_uppercase())
-        {
+            .get(&currency.trim().to_ascii_uppercase())
+        else {
             let known: Vec<&str> = market.discount_curve.keys().map(String::as_str).collect();
             return Err(fail(
                 "currency",
@@ -115,7 +117,7 @@ impl InstrumentBatch {
                     known.join(", ")
                 ),
             ));
-        }
+        };
         let index_curve = match &instrument.floating {
             None => None,
             Some(terms) => Some(*market.curve_index.get(&terms.index_curve).ok_or_else(|| {
@@ -130,6 +132,7 @@ impl InstrumentBatch {
             id: raw.instrument_id,
             instrument,
             index_curve,
+            discount_curve,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! # almanac-datafusion
 //!
 //! Almanac's SQL surface on Apache DataFusion: the table functions
-//! `cashflows()`, `repricing()`, `discount_factors()`, `curve_points()`,
+//! `cashflows()`, `repricing()`, `nii_projection()`, `discount_factors()`, `curve_points()`,
 //! `instrument_errors()`, the scalar functions `year_frac`, `gap_bucket`,
 //! `bucket_midpoint`, `irrbb_shock`, `discount_factor`, the `almanac.*`
 //! session settings, and a session builder that maps a folder of Parquet
@@ -51,6 +51,10 @@ pub fn register_all(ctx: &SessionContext) {
         Arc::new(table::curve_tables::CurvePointsFunction),
     );
     ctx.register_udtf("repricing", Arc::new(table::repricing::RepricingFunction));
+    ctx.register_udtf(
+        "nii_projection",
+        Arc::new(table::nii_projection::NiiProjectionFunction),
+    );
     ctx.register_udtf(
         "instrument_errors",
         Arc::new(table::instrument_errors::InstrumentErrorsFunction),

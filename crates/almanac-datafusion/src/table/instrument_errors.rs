@@ -121,6 +121,7 @@ impl TableProvider for InstrumentErrorsTable {
             columns: wanted.iter().map(|&i| all[i]).collect(),
             schema: Arc::new(self.schema.project(&wanted)?),
             batch_size: state.config().batch_size(),
+            horizon_months: 0,
         };
         let (market_inputs, market_spec) = self.market.plan(state).await?;
         Ok(Arc::new(CashflowsExec::new(

@@ -46,6 +46,13 @@ impl TableFunctionImpl for RepricingFunction {
         };
         call.check_count(2, 3)?;
         let curves = call.optional_string(2, "curves", "curves")?;
-        expanding_table(&call, args.session(), Expansion::Repricing, "base", &curves)
+        expanding_table(
+            &call,
+            args.session(),
+            Expansion::Repricing,
+            "base",
+            &curves,
+            0,
+        )
     }
 }

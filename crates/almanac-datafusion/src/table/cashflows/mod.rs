@@ -73,6 +73,7 @@ impl TableFunctionImpl for CashflowsFunction {
             Expansion::Cashflows,
             &scenarios,
             &curves,
+            0,
         )
     }
 }
@@ -85,6 +86,7 @@ pub(crate) fn expanding_table(
     expansion: Expansion,
     scenarios: &str,
     curves: &str,
+    horizon_months: u32,
 ) -> Result<Arc<dyn TableProvider>> {
     let function = expansion.name();
     let instruments_name = call.table(0, "instruments")?;
@@ -97,17 +99,15 @@ pub(crate) fn expanding_table(
         &INSTRUMENT_COLUMNS,
     )?;
     let market = MarketArgs::resolve(session, function, as_of, scenarios, curves)?;
-    Ok(Arc::new(CashflowsTable::try_new(
-        expansion,
-        instruments_name,
-        instruments,
-        market,
-    )?))
+    let mut table = CashflowsTable::try_new(expansion, instruments_name, instruments, market)?;
+    table.horizon_months = horizon_months;
+    Ok(Arc::new(table))
 }
 
 #[derive(Debug)]
 pub(crate) struct CashflowsTable {
     expansion: Expansion,
+    horizon_months: u32,
     instruments: Arc<dyn TableProvider>,
     market: MarketTables,
     /// Number of instrument columns at the front of `schema`.
@@ -146,6 +146,7 @@ impl CashflowsTable {
         fields.extend(generated);
         Ok(CashflowsTable {
             expansion,
+            horizon_months: 0,
             n_input: input.fields().len(),
             instruments,
             market,
@@ -264,7 +265,9 @@ impl TableProvider for CashflowsTable {
             mode: match self.expansion {
                 Expansion::Cashflows => Mode::Flows,
                 Expansion::Repricing => Mode::Repricing,
+                Expansion::Nii => Mode::Nii,
             },
+            horizon_months: self.horizon_months,
             as_of: market_spec.as_of,
             lenient: self.market.lenient,
             columns,

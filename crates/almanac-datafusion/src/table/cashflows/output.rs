@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use almanac_core::nii::NiiMonth;
 use almanac_core::repricing::Reprice;
 use almanac_core::Flow;
 use datafusion::arrow::array::{
@@ -23,6 +24,13 @@ pub(crate) enum OutCol {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gen {
+    PeriodStart,
+    PeriodEnd,
+    NiiBalance,
+    NiiRate,
+    NiiInterest,
+    ReinvestedBalance,
+    ReinvestmentRate,
     RepriceDate,
     Amount,
     RepriceKind,
@@ -48,6 +56,8 @@ pub(crate) enum Expansion {
     Cashflows,
     /// `repricing()`: one row per repricing date and kind.
     Repricing,
+    /// `nii_projection()`: one row per scenario and month.
+    Nii,
 }
 
 impl Expansion {
@@ -55,6 +65,7 @@ impl Expansion {
         match self {
             Expansion::Cashflows => "cashflows",
             Expansion::Repricing => "repricing",
+            Expansion::Nii => "nii_projection",
         }
     }
 
@@ -63,13 +74,16 @@ impl Expansion {
         match self {
             Expansion::Cashflows => &GENERATED,
             Expansion::Repricing => &REPRICING,
+            Expansion::Nii => &NII,
         }
     }
 
     /// Instrument columns renamed because an output column takes their name.
     pub fn renamed(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Expansion::Cashflows => &[("balance", "balance_as_of"), ("rate", "rate_as_of")],
+            Expansion::Cashflows | Expansion::Nii => {
+                &[("balance", "balance_as_of"), ("rate", "rate_as_of")]
+            }
             Expansion::Repricing => &[],
         }
     }
@@ -81,6 +95,25 @@ impl Expansion {
             .collect()
     }
 }
+
+pub(crate) static NII: [(Gen, &str, DataType); 8] = [
+    (Gen::Scenario, "scenario", DataType::Utf8),
+    (Gen::PeriodStart, "period_start", DataType::Date32),
+    (Gen::PeriodEnd, "period_end", DataType::Date32),
+    (Gen::NiiBalance, "balance", DataType::Float64),
+    (Gen::NiiRate, "rate", DataType::Float64),
+    (Gen::NiiInterest, "interest", DataType::Float64),
+    (
+        Gen::ReinvestedBalance,
+        "reinvested_balance",
+        DataType::Float64,
+    ),
+    (
+        Gen::ReinvestmentRate,
+        "reinvestment_rate",
+        DataType::Float64,
+    ),
+];
 
 pub(crate) static REPRICING: [(Gen, &str, DataType); 3] = [
     (Gen::RepriceDate, "reprice_date", DataType::Date32),
@@ -118,6 +151,8 @@ pub(crate) struct FlowBuffer {
     errors: Vec<[String; 3]>,
     /// Repricing amounts, for `repricing()`.
     reprices: Vec<Reprice>,
+    /// Months of earnings, for `nii_projection()`.
+    months: Vec<NiiMonth>,
 }
 
 impl FlowBuffer {
@@ -131,6 +166,15 @@ impl FlowBuffer {
         self.scenarios.truncate(len);
         self.flows.truncate(len);
         self.reprices.truncate(len);
+        self.months.truncate(len);
+    }
+
+    pub fn push_months(&mut self, row: usize, scenario: usize, months: &[NiiMonth]) {
+        self.rows
+            .extend(std::iter::repeat_n(row as u32, months.len()));
+        self.scenarios
+            .extend(std::iter::repeat_n(scenario as u32, months.len()));
+        self.months.extend_from_slice(months);
     }
 
     pub fn push_reprices(&mut self, row: usize, reprices: &[Reprice]) {
@@ -192,6 +236,7 @@ impl FlowBuffer {
         self.flows.clear();
         self.errors.clear();
         self.reprices.clear();
+        self.months.clear();
         Ok(batch)
     }
 
@@ -202,12 +247,26 @@ impl FlowBuffer {
         let amounts = |f: fn(&Flow) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(self.flows.iter().map(f)))
         };
+        let month_amounts = |f: fn(&NiiMonth) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(self.months.iter().map(f)))
+        };
         let error_text = |k: usize| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(
                 self.errors.iter().map(|e| &e[k]),
             ))
         };
         match g {
+            Gen::PeriodStart => Arc::new(Date32Array::from_iter_values(
+                self.months.iter().map(|m| m.period_start.0),
+            )),
+            Gen::PeriodEnd => Arc::new(Date32Array::from_iter_values(
+                self.months.iter().map(|m| m.period_end.0),
+            )),
+            Gen::NiiBalance => month_amounts(|m| m.balance),
+            Gen::NiiRate => month_amounts(|m| m.rate),
+            Gen::NiiInterest => month_amounts(|m| m.interest),
+            Gen::ReinvestedBalance => month_amounts(|m| m.reinvested_balance),
+            Gen::ReinvestmentRate => month_amounts(|m| m.reinvestment_rate),
             Gen::RepriceDate => Arc::new(Date32Array::from_iter_values(
                 self.reprices.iter().map(|r| r.date.0),
             )),

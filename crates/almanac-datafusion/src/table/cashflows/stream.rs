@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use almanac_core::nii::{nii_months, NiiMonth, Reinvestment};
 use almanac_core::repricing::{repricing_events, Reprice};
 use almanac_core::{Error as CoreError, Flow, Projector};
 use datafusion::arrow::array::RecordBatch;
@@ -24,6 +25,8 @@ pub(crate) enum Mode {
     Flows,
     /// Repricing amounts under the base scenario (`repricing()`).
     Repricing,
+    /// Monthly net interest income under each scenario (`nii_projection()`).
+    Nii,
     /// One row per instrument that breaks the contract (`instrument_errors()`).
     Errors,
 }
@@ -37,6 +40,8 @@ pub(crate) struct CashflowsConfig {
     pub columns: Vec<OutCol>,
     pub schema: SchemaRef,
     pub batch_size: usize,
+    /// Months of `nii_projection()`; 0 for the other functions.
+    pub horizon_months: u32,
 }
 
 pub(crate) struct CashflowStream {
@@ -51,6 +56,8 @@ pub(crate) struct CashflowStream {
     flows: Vec<Flow>,
     /// Scratch space for one instrument's repricing amounts.
     reprices: Vec<Reprice>,
+    /// Scratch space for one instrument's months of earnings.
+    months: Vec<NiiMonth>,
 }
 
 impl CashflowStream {
@@ -70,6 +77,7 @@ impl CashflowStream {
             buffer: FlowBuffer::default(),
             flows: Vec::with_capacity(512),
             reprices: Vec::with_capacity(512),
+            months: Vec::with_capacity(128),
         }
     }
 
@@ -86,6 +94,16 @@ impl CashflowStream {
             self.next_row += 1;
             let before = self.buffer.len();
             let result = match self.config.mode {
+                Mode::Nii => nii_row(
+                    instruments,
+                    row,
+                    market,
+                    &mut projector,
+                    &mut self.flows,
+                    &mut self.months,
+                    self.config.horizon_months,
+                    &mut self.buffer,
+                ),
                 Mode::Repricing => reprice_row(
                     instruments,
                     row,
@@ -105,17 +123,19 @@ impl CashflowStream {
                 ),
             };
             match (result, self.config.mode) {
-                (Ok(()), Mode::Flows | Mode::Repricing) => {}
+                (Ok(()), Mode::Flows | Mode::Repricing | Mode::Nii) => {}
                 // instrument_errors() lists bad rows only; a good row's flows are dropped.
                 (Ok(()), Mode::Errors) => self.buffer.truncate(before),
                 (Err(e), Mode::Errors) => {
                     self.buffer.truncate(before);
                     self.buffer.push_error(row, e);
                 }
-                (Err(_), Mode::Flows | Mode::Repricing) if self.config.lenient => {
+                (Err(_), Mode::Flows | Mode::Repricing | Mode::Nii) if self.config.lenient => {
                     self.buffer.truncate(before)
                 }
-                (Err(e), Mode::Flows | Mode::Repricing) => return Err(contract_violation(e)),
+                (Err(e), Mode::Flows | Mode::Repricing | Mode::Nii) => {
+                    return Err(contract_violation(e))
+                }
             }
         }
         let batch_done = self.next_row >= batch.num_rows();
@@ -192,6 +212,49 @@ fn reprice_row(
     reprices.clear();
     repricing_events(&valid.instrument, flows, projector.as_of, reprices);
     buffer.push_reprices(row, reprices);
+    Ok(())
+}
+
+/// Validates one instrument row and appends its months of NII under every
+/// scenario. A fixed-rate instrument's own flows are projected once; its
+/// replacement rate still differs by scenario.
+#[allow(clippy::too_many_arguments)]
+fn nii_row(
+    instruments: &InstrumentBatch,
+    row: usize,
+    market: &Market,
+    projector: &mut Projector,
+    flows: &mut Vec<Flow>,
+    months: &mut Vec<NiiMonth>,
+    horizon_months: u32,
+    buffer: &mut FlowBuffer,
+) -> Result<(), CoreError> {
+    let valid = instruments.validate(row, market)?;
+    let inst = &valid.instrument;
+    for s in 0..market.scenarios.len() {
+        let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+        if s == 0 || index.is_some() {
+            flows.clear();
+            projector.project(valid.id, inst, index, flows)?;
+        }
+        let reinvest = match (index, inst.maturity_date) {
+            (_, None) => Reinvestment::Administered,
+            (Some(curve), _) => Reinvestment::Floating { curve },
+            (None, Some(_)) => Reinvestment::Fixed {
+                curve: &market.shocked[s][valid.discount_curve],
+            },
+        };
+        months.clear();
+        nii_months(
+            inst,
+            flows,
+            projector.as_of,
+            horizon_months,
+            reinvest,
+            months,
+        );
+        buffer.push_months(row, s, months);
+    }
     Ok(())
 }
 
