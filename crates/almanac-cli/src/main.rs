@@ -3,6 +3,7 @@
 
 mod functions;
 mod output;
+mod report;
 mod run;
 mod shell;
 
@@ -65,6 +66,21 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Run every standard report in sql/ (EVE, NII, gaps, duration) and print it.
+    Report {
+        /// Folder of Parquet tables, or a file:// URL (default: the bundled demo bank).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Analysis date, replacing the date written in the report files.
+        #[arg(long = "as-of", value_name = "DATE", default_value = report::REPORT_DATE)]
+        as_of: String,
+        /// Also write each report as CSV and Parquet, and manifest.json, into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Folder of report files (default: the reports shipped in sql/).
+        #[arg(long = "sql-dir", value_name = "DIR")]
+        sql_dir: Option<PathBuf>,
+    },
     /// Generate a synthetic bank (instruments, curves, capital, fx_rates) as Parquet.
     Generate {
         /// Number of instruments.
@@ -119,6 +135,26 @@ fn main() -> ExitCode {
                     }
                     (None, None) => shell::interactive(&ctx, format).await,
                 }
+            }
+            Command::Report {
+                data,
+                as_of,
+                out,
+                sql_dir,
+            } => {
+                let data = data.unwrap_or_else(default_data_dir);
+                let sql_dir = sql_dir.unwrap_or_else(|| {
+                    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql"))
+                });
+                let ctx = run::session(&data).await?;
+                let run = report::ReportRun {
+                    ctx: &ctx,
+                    data: &data,
+                    sql_dir: &sql_dir,
+                    as_of: &as_of,
+                    out: out.as_deref(),
+                };
+                report::run(run).await
             }
             Command::Generate {
                 instruments,

@@ -3,9 +3,10 @@
 use std::path::Path;
 use std::time::Instant;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::output::{self, Format};
 
@@ -54,17 +55,39 @@ pub async fn run_script(
     let statements = DFParser::parse_sql(sql).map_err(|e| message(e.into()))?;
     let count = statements.len();
     for (i, statement) in statements.into_iter().enumerate() {
-        let state = ctx.state();
-        let plan = state.statement_to_plan(statement).await.map_err(message)?;
-        let df = ctx.execute_logical_plan(plan).await.map_err(message)?;
-        let returns_rows = !df.schema().fields().is_empty();
-        let batches = df.collect().await.map_err(message)?;
         let last = i + 1 == count;
-        if returns_rows && (output.is_none() || last) {
-            output::write(&batches, format, if last { output } else { None })?;
+        if let Some(batches) = execute(ctx, statement).await? {
+            if output.is_none() || last {
+                output::write(&batches, format, if last { output } else { None })?;
+            }
         }
     }
     Ok(())
+}
+
+/// Every result set of a script: one per statement that returns rows.
+pub async fn run_collect(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<RecordBatch>>, String> {
+    let mut results = Vec::new();
+    for statement in DFParser::parse_sql(sql).map_err(|e| message(e.into()))? {
+        results.extend(execute(ctx, statement).await?);
+    }
+    Ok(results)
+}
+
+/// Runs one statement; its rows, or `None` for a statement without result columns.
+async fn execute(
+    ctx: &SessionContext,
+    statement: Statement,
+) -> Result<Option<Vec<RecordBatch>>, String> {
+    let plan = ctx
+        .state()
+        .statement_to_plan(statement)
+        .await
+        .map_err(message)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(message)?;
+    let returns_rows = !df.schema().fields().is_empty();
+    let batches = df.collect().await.map_err(message)?;
+    Ok(returns_rows.then_some(batches))
 }
 
 pub fn generate(instruments: usize, seed: u64, out: &Path) -> Result<(), String> {

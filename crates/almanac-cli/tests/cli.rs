@@ -555,3 +555,80 @@ fn nii_report_on_a_rolling_deposit() {
     let delta = csv_field(&csv, "parallel_+200,", "delta_nii");
     assert!((delta - (up - base)).abs() <= 1.0, "{delta}\n{csv}");
 }
+
+/// `almanac report --out`: every report printed, written as CSV and Parquet,
+/// and a manifest that names the inputs by SHA-256 and records the SQL run.
+#[test]
+fn report_pack_writes_results_and_an_audit_manifest() {
+    let data = tempfile::tempdir().unwrap();
+    generate(data.path(), "200", "3");
+    let out = tempfile::tempdir().unwrap();
+    let run = almanac(&[
+        "report",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    for report in [
+        "duration",
+        "eve_sensitivity",
+        "irrbb_standardised",
+        "key_rate_duration",
+        "liquidity_gap",
+        "nii_sensitivity",
+        "repricing_gap",
+    ] {
+        assert!(
+            printed.contains(&format!("== {report} (")),
+            "{report} not printed"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["as_of"], "2025-12-31");
+    let instruments = std::fs::read(data.path().join("instruments.parquet")).unwrap();
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(&instruments)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(manifest["inputs"]["instruments.parquet"], digest.as_str());
+    assert_eq!(manifest["settings"]["almanac.rate_floor"], "eu");
+    let reports = manifest["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 7);
+    for report in reports {
+        assert!(report["sql"]
+            .as_str()
+            .unwrap()
+            .contains("DATE '2025-12-31'"));
+        for file in report["outputs"].as_array().unwrap() {
+            assert!(
+                out.path().join(file.as_str().unwrap()).is_file(),
+                "{file} missing"
+            );
+        }
+    }
+    // The CSV written is the table printed: the repricing gap's buckets.
+    let gap = std::fs::read_to_string(out.path().join("repricing_gap.csv")).unwrap();
+    assert!(gap.starts_with("bucket,rate_sensitive_assets"), "{gap}");
+    // Another as-of date with no curves is a clear error.
+    let other = almanac(&[
+        "report",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--as-of",
+        "2024-06-30",
+    ]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other.stderr).contains("no curve dated 2024-06-30"),
+        "{}",
+        text(&other.stderr)
+    );
+}

@@ -110,6 +110,18 @@ impl BaselShock {
     }
 }
 
+/// The EU's behavioural multiplier on prepayment and run-off rates under a
+/// supervisory shock: × 0.8 when rates rise at the short end or in parallel
+/// (`parallel_up`, `steepener`, `short_up`), × 1.2 under the other three, × 1 for
+/// any other scenario.
+pub fn eu_cpr_multiplier(scenario: &str) -> f64 {
+    match BaselShock::from_name(scenario) {
+        Some(BaselShock::ParallelUp | BaselShock::Steepener | BaselShock::ShortUp) => 0.8,
+        Some(BaselShock::ParallelDown | BaselShock::Flattener | BaselShock::ShortDown) => 1.2,
+        None => 1.0,
+    }
+}
+
 /// Parallel, short and long shock sizes of one currency, in basis points.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShockSizes {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use almanac_core::scenario::{scenarios_from_rows, ScenarioRow, ShockSizes};
+use almanac_core::scenario::{eu_cpr_multiplier, scenarios_from_rows, ScenarioRow, ShockSizes};
 use almanac_core::{
     Calendar, Curve, Date, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, ShockSizeTable,
 };
@@ -63,6 +63,7 @@ pub(crate) struct MarketSpec {
     pub scenarios: ScenarioSpec,
     pub floor: RateFloor,
     pub curves_table: String,
+    pub behavioural_multipliers: bool,
 }
 
 #[derive(Debug)]
@@ -72,6 +73,8 @@ pub(crate) struct Market {
     /// Index into `curves` of each currency's discount curve (currency upper-cased).
     pub discount_curve: BTreeMap<String, usize>,
     pub scenarios: Vec<Scenario>,
+    /// Per scenario, the factor on prepayment and run-off rates (1 unless the setting is on).
+    pub cpr_multiplier: Vec<f64>,
     /// `[scenario][curve]`: each curve as each scenario shocks it.
     pub shocked: Vec<Vec<ScenarioCurve>>,
     pub calendar: Calendar,
@@ -132,7 +135,18 @@ impl Market {
             .enumerate()
             .map(|(i, c)| (c.curve_id.clone(), i))
             .collect();
+        let cpr_multiplier = scenarios
+            .iter()
+            .map(|s| {
+                if spec.behavioural_multipliers {
+                    eu_cpr_multiplier(&s.name)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         Ok(Market {
+            cpr_multiplier,
             curve_index,
             discount_curve,
             scenarios,

@@ -17,6 +17,9 @@ extensions_options! {
         /// Name of a table (currency, parallel_bp, short_bp, long_bp) whose rows replace the
         /// built-in 2016 Basel shock sizes for those currencies (a row `other` for the rest).
         pub shock_sizes: String, default = String::new()
+        /// Scale prepayment and run-off rates by scenario as EU rules prescribe:
+        /// x 0.8 under parallel_up, steepener and short_up, x 1.2 under the other three shocks.
+        pub behavioural_multipliers: bool, default = false
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) struct MarketTables {
     pub shock_sizes: Option<Arc<dyn TableProvider>>,
     pub floor: RateFloor,
     pub lenient: bool,
+    pub behavioural_multipliers: bool,
 }
 
 pub(crate) struct MarketArgs;
@@ -80,6 +81,7 @@ impl MarketArgs {
             shock_sizes,
             floor,
             lenient: settings.lenient,
+            behavioural_multipliers: settings.behavioural_multipliers,
         })
     }
 }
@@ -96,6 +98,7 @@ impl MarketTables {
             scenarios: self.scenarios.clone(),
             floor: self.floor,
             curves_table: self.curves_name.clone(),
+            behavioural_multipliers: self.behavioural_multipliers,
         };
         Ok((
             MarketInputs {

@@ -1,13 +1,14 @@
 //! The streaming heart of `cashflows()`: instrument batches in, cash-flow
 //! batches out, a bounded number of rows at a time so memory stays flat.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use almanac_core::nii::{nii_months, NiiMonth, Reinvestment};
 use almanac_core::repricing::{repricing_events, Reprice};
-use almanac_core::{Error as CoreError, Flow, Projector};
+use almanac_core::{Error as CoreError, Flow, Instrument, Projector};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
@@ -169,29 +170,34 @@ fn expand_row(
     buffer: &mut FlowBuffer,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
-    let n_scenarios = market.scenarios.len();
-    match valid.index_curve {
-        None => {
+    let mut last_key: Option<f64> = None;
+    for s in 0..market.scenarios.len() {
+        let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
+        // A fixed-rate instrument's flows depend on the scenario only through its
+        // run-off multiplier: project again only when that changes.
+        let reuse = valid.index_curve.is_none() && last_key == Some(inst.prepayment_rate);
+        if !reuse {
             flows.clear();
-            projector.project(valid.id, &valid.instrument, None, flows)?;
-            for s in 0..n_scenarios {
-                buffer.push_all(row, s, flows);
-            }
+            let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+            projector.project(valid.id, &inst, index, flows)?;
+            last_key = Some(inst.prepayment_rate);
         }
-        Some(curve) => {
-            for s in 0..n_scenarios {
-                flows.clear();
-                projector.project(
-                    valid.id,
-                    &valid.instrument,
-                    Some(&market.shocked[s][curve]),
-                    flows,
-                )?;
-                buffer.push_all(row, s, flows);
-            }
-        }
+        buffer.push_all(row, s, flows);
     }
     Ok(())
+}
+
+/// The instrument as a scenario sees it: its prepayment / run-off rate scaled
+/// by the scenario's behavioural multiplier (1 unless the setting is on).
+fn under_scenario(inst: &Instrument, multiplier: f64) -> Cow<'_, Instrument> {
+    if multiplier == 1.0 || inst.prepayment_rate == 0.0 {
+        Cow::Borrowed(inst)
+    } else {
+        Cow::Owned(Instrument {
+            prepayment_rate: (inst.prepayment_rate * multiplier).min(1.0),
+            ..inst.clone()
+        })
+    }
 }
 
 /// Validates one instrument row and appends its repricing amounts, from its
@@ -230,12 +236,14 @@ fn nii_row(
     buffer: &mut FlowBuffer,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
-    let inst = &valid.instrument;
+    let mut last_key: Option<f64> = None;
     for s in 0..market.scenarios.len() {
+        let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
         let index = valid.index_curve.map(|c| &market.shocked[s][c]);
-        if s == 0 || index.is_some() {
+        if index.is_some() || last_key != Some(inst.prepayment_rate) {
             flows.clear();
-            projector.project(valid.id, inst, index, flows)?;
+            projector.project(valid.id, &inst, index, flows)?;
+            last_key = Some(inst.prepayment_rate);
         }
         let reinvest = match (index, inst.maturity_date) {
             (_, None) => Reinvestment::Administered,
@@ -246,7 +254,7 @@ fn nii_row(
         };
         months.clear();
         nii_months(
-            inst,
+            &inst,
             flows,
             projector.as_of,
             horizon_months,
