@@ -632,3 +632,106 @@ fn report_pack_writes_results_and_an_audit_manifest() {
         text(&other.stderr)
     );
 }
+
+/// EVE of the zero-coupon bond: ΔEVE(parallel_up) = 1e6·(e^(−0.06t) − e^(−0.04t)),
+/// t = 1826/365, a loss of that size against Tier 1 of 100,000 (an outlier).
+#[test]
+fn eve_report_on_a_zero_coupon_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
+         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
+         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/eve_sensitivity.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let t: f64 = 1826.0 / 365.0;
+    let pv = |z: f64| 1e6 * (-z * t).exp();
+    let delta = csv_field(&csv, "USD,parallel_up,", "delta_eve");
+    assert!(
+        (delta - (pv(0.06) - pv(0.04))).abs() <= 1.0,
+        "{delta}\n{csv}"
+    );
+    let aggregated = &csv[csv.find("scenario,basel_loss").expect("aggregation")..];
+    let loss = csv_field(aggregated, "parallel_up,", "basel_loss_pct_tier1");
+    assert!(
+        (loss - 100.0 * (pv(0.04) - pv(0.06)) / 100_000.0).abs() <= 0.01,
+        "{loss}\n{csv}"
+    );
+    assert!(aggregated.contains("OUTLIER"), "{aggregated}");
+}
+
+/// Sanity: every asset portfolio of the demo bank loses value when all rates rise
+/// 200 bp (its flows discounted at higher rates; floaters' coupons rise too, but
+/// never by more than the discounting takes away).
+#[test]
+fn assets_lose_value_when_rates_rise() {
+    let sql = "SELECT f.portfolio, SUM(CASE WHEN f.scenario = 'base' THEN f.total * d.discount_factor ELSE 0 END) AS base, \
+                      SUM(CASE WHEN f.scenario <> 'base' THEN f.total * d.discount_factor ELSE 0 END) AS up \
+               FROM cashflows('instruments', DATE '2025-12-31', 'parallel:+200') f \
+               JOIN discount_factors('curves', DATE '2025-12-31', 'parallel:+200', 60) d \
+                 ON f.scenario = d.scenario AND f.currency = d.currency AND f.pay_date = d.date \
+               WHERE f.side = 'asset' GROUP BY f.portfolio ORDER BY 1";
+    let out = almanac(&["sql", "--format", "csv", "-c", sql]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 7, "{csv}");
+    for row in rows {
+        let f: Vec<&str> = row.split(',').collect();
+        let (base, up): (f64, f64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+        assert!(
+            up < base,
+            "{} gains value when rates rise: {base} -> {up}",
+            f[0]
+        );
+    }
+}
+
+/// Sanity: a book of quarterly floaters has a short effective duration (time to
+/// the next reset plus the spread's), far below its Macaulay duration.
+#[test]
+fn floaters_have_near_zero_effective_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let copy = format!(
+        "COPY (SELECT * FROM instruments WHERE rate_type = 'floating' AND reset_months = 3) TO '{d}/instruments.parquet' STORED AS PARQUET;
+         COPY (SELECT * FROM curves) TO '{d}/curves.parquet' STORED AS PARQUET;
+         COPY (SELECT * FROM fx_rates) TO '{d}/fx_rates.parquet' STORED AS PARQUET;"
+    );
+    let out = almanac(&["sql", "-c", &copy]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/duration.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let table = &csv[..csv.find("assets_value").unwrap_or(csv.len())];
+    for portfolio in [
+        "commercial_real_estate,asset",
+        "wholesale_funding,liability",
+    ] {
+        let effective = csv_field(table, portfolio, "effective_duration");
+        let macaulay = csv_field(table, portfolio, "macaulay_duration");
+        assert!(
+            effective.abs() < 0.5 && effective.abs() < macaulay / 3.0,
+            "{portfolio}: {effective} vs {macaulay}\n{csv}"
+        );
+    }
+}
