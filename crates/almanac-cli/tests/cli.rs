@@ -735,3 +735,42 @@ fn floaters_have_near_zero_effective_duration() {
         );
     }
 }
+
+/// The whole report pack on the demo bank against committed snapshots
+/// (`tests/snapshots/demo`, written by `almanac report --out`): same rows and
+/// labels, every number within one unit of its last printed decimal (summation
+/// order across partitions may move a rounding).
+#[test]
+fn demo_bank_reports_match_their_snapshots() {
+    let out = tempfile::tempdir().unwrap();
+    let run = almanac(&["report", "--out", out.path().to_str().unwrap()]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let snapshots = repo().join("tests/snapshots/demo");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&snapshots).unwrap().flatten() {
+        let want = std::fs::read_to_string(entry.path()).unwrap();
+        let name = entry.file_name();
+        let got = std::fs::read_to_string(out.path().join(&name))
+            .unwrap_or_else(|_| panic!("{name:?} not written"));
+        let (want_lines, got_lines): (Vec<&str>, Vec<&str>) =
+            (want.lines().collect(), got.lines().collect());
+        assert_eq!(want_lines.len(), got_lines.len(), "{name:?}:\n{got}");
+        for (w, g) in want_lines.iter().zip(&got_lines) {
+            for (wf, gf) in w.split(',').zip(g.split(',')) {
+                match (wf.parse::<f64>(), gf.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => {
+                        let decimals = wf.split('.').nth(1).map_or(0, str::len) as i32;
+                        let unit = 10f64.powi(-decimals);
+                        assert!(
+                            (a - b).abs() <= unit + 1e-9 * a.abs(),
+                            "{name:?}: {w} vs {g}"
+                        );
+                    }
+                    _ => assert_eq!(wf, gf, "{name:?}: {w} vs {g}"),
+                }
+            }
+        }
+        compared += 1;
+    }
+    assert!(compared >= 9, "only {compared} snapshots");
+}
