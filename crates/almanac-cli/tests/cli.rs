@@ -774,3 +774,47 @@ fn demo_bank_reports_match_their_snapshots() {
     }
     assert!(compared >= 9, "only {compared} snapshots");
 }
+
+/// A zero-coupon asset of 1,000,000 due 2030-12-31 and a non-maturity deposit of
+/// 500,000 at 0 % running off over 12 months with no CPR. Contractually the
+/// deposit is repayable overnight; behaviourally it is all repaid at the end of
+/// its 12 months (2026-12-31, bucket '06 9M-1Y'). The bond pays in '11 4Y-5Y'.
+#[test]
+fn liquidity_gap_on_a_bond_and_a_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    one_bond_lake(
+        dir.path(),
+        "* FROM (VALUES \
+           ('Z1', 'asset', 'USD', 1000000.0, DATE '2020-12-31', DATE '2030-12-31', 'fixed', 0.0, 0, 'bullet', 'ACT/365F', 0.0, 60), \
+           ('N1', 'liability', 'USD', 500000.0, DATE '2019-01-01', CAST(NULL AS DATE), 'fixed', 0.0, 1, 'bullet', 'ACT/365F', 0.0, 12)) \
+         AS t(instrument_id, side, currency, balance, start_date, maturity_date, rate_type, rate, payment_months, amortization, \
+              day_count, prepayment_rate, behavioral_months)",
+    );
+    let out = almanac(&[
+        "sql",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "csv",
+        "-f",
+        "sql/liquidity_gap.sql",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        vec![
+            "contractual,01 overnight,0.0,-500000.0,-500000.0,-500000.0",
+            "contractual,11 4Y-5Y,1000000.0,0.0,1000000.0,500000.0",
+            // The deposit's monthly payments of 0 (0 % interest, no run-off) still show their buckets.
+            "behavioural,02 O/N-1M,0.0,0.0,0.0,0.0",
+            "behavioural,03 1M-3M,0.0,0.0,0.0,0.0",
+            "behavioural,04 3M-6M,0.0,0.0,0.0,0.0",
+            "behavioural,05 6M-9M,0.0,0.0,0.0,0.0",
+            "behavioural,06 9M-1Y,0.0,-500000.0,-500000.0,-500000.0",
+            "behavioural,11 4Y-5Y,1000000.0,0.0,1000000.0,500000.0",
+        ],
+        "{csv}"
+    );
+}
