@@ -344,6 +344,11 @@ fn liquidity_gap_has_contractual_and_behavioural_ladders() {
     );
 }
 
+/// A zero-coupon asset of 1,000,000 due 2030-12-31 (1,826 days after the as-of date).
+const ZERO_BOND: &str = "'Z1' AS instrument_id, 'zeros' AS portfolio, 'asset' AS side, 'USD' AS currency, \
+     1000000.0 AS balance, DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, \
+     0.0 AS rate, CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count";
+
 /// Builds a lake of one instrument on flat curves with SQL `COPY ... TO`.
 fn one_bond_lake(dir: &Path, instrument: &str) {
     let d = dir.display();
@@ -382,12 +387,7 @@ fn csv_field(csv: &str, row_prefix: &str, column: &str) -> f64 {
 #[test]
 fn duration_report_on_a_zero_coupon_bond() {
     let dir = tempfile::tempdir().unwrap();
-    one_bond_lake(
-        dir.path(),
-        "'Z1' AS instrument_id, 'zeros' AS portfolio, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
-         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
-         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
-    );
+    one_bond_lake(dir.path(), ZERO_BOND);
     let out = almanac(&[
         "sql",
         "--data",
@@ -426,12 +426,7 @@ fn duration_report_on_a_zero_coupon_bond() {
 #[test]
 fn key_rate_report_on_a_zero_coupon_bond() {
     let dir = tempfile::tempdir().unwrap();
-    one_bond_lake(
-        dir.path(),
-        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
-         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
-         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
-    );
+    one_bond_lake(dir.path(), ZERO_BOND);
     let out = almanac(&[
         "sql",
         "--data",
@@ -470,12 +465,7 @@ fn key_rate_report_on_a_zero_coupon_bond() {
 #[test]
 fn standardised_eve_on_a_zero_coupon_bond() {
     let dir = tempfile::tempdir().unwrap();
-    one_bond_lake(
-        dir.path(),
-        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
-         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
-         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
-    );
+    one_bond_lake(dir.path(), ZERO_BOND);
     let out = almanac(&[
         "sql",
         "--data",
@@ -638,12 +628,7 @@ fn report_pack_writes_results_and_an_audit_manifest() {
 #[test]
 fn eve_report_on_a_zero_coupon_bond() {
     let dir = tempfile::tempdir().unwrap();
-    one_bond_lake(
-        dir.path(),
-        "'Z1' AS instrument_id, 'asset' AS side, 'USD' AS currency, 1000000.0 AS balance, \
-         DATE '2020-12-31' AS start_date, DATE '2030-12-31' AS maturity_date, 'fixed' AS rate_type, 0.0 AS rate, \
-         CAST(0 AS INT) AS payment_months, 'bullet' AS amortization, 'ACT/365F' AS day_count",
-    );
+    one_bond_lake(dir.path(), ZERO_BOND);
     let out = almanac(&[
         "sql",
         "--data",

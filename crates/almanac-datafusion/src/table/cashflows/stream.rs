@@ -16,7 +16,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 
 use super::output::{FlowBuffer, OutCol};
-use crate::instruments::InstrumentBatch;
+use crate::instruments::{InstrumentBatch, ValidRow};
 use crate::market::Market;
 
 /// What the stream emits.
@@ -170,21 +170,34 @@ fn expand_row(
     buffer: &mut FlowBuffer,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
-    let mut last_key: Option<f64> = None;
+    let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
-        let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
-        // A fixed-rate instrument's flows depend on the scenario only through its
-        // run-off multiplier: project again only when that changes.
-        let reuse = valid.index_curve.is_none() && last_key == Some(inst.prepayment_rate);
-        if !reuse {
-            flows.clear();
-            let index = valid.index_curve.map(|c| &market.shocked[s][c]);
-            projector.project(valid.id, &inst, index, flows)?;
-            last_key = Some(inst.prepayment_rate);
-        }
+        project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
         buffer.push_all(row, s, flows);
     }
     Ok(())
+}
+
+/// Projects `valid` under scenario `s` into `flows`, unless they already hold
+/// its flows: a fixed-rate instrument depends on the scenario only through its
+/// run-off multiplier, so it is projected again only when that changes.
+/// Returns the instrument as the scenario sees it.
+fn project_under<'a>(
+    valid: &'a ValidRow,
+    s: usize,
+    market: &Market,
+    projector: &mut Projector,
+    flows: &mut Vec<Flow>,
+    projected_cpr: &mut Option<f64>,
+) -> Result<Cow<'a, Instrument>, CoreError> {
+    let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
+    let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+    if index.is_some() || *projected_cpr != Some(inst.prepayment_rate) {
+        flows.clear();
+        projector.project(valid.id, &inst, index, flows)?;
+        *projected_cpr = Some(inst.prepayment_rate);
+    }
+    Ok(inst)
 }
 
 /// The instrument as a scenario sees it: its prepayment / run-off rate scaled
@@ -236,15 +249,10 @@ fn nii_row(
     buffer: &mut FlowBuffer,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
-    let mut last_key: Option<f64> = None;
+    let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
-        let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
+        let inst = project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
         let index = valid.index_curve.map(|c| &market.shocked[s][c]);
-        if index.is_some() || last_key != Some(inst.prepayment_rate) {
-            flows.clear();
-            projector.project(valid.id, &inst, index, flows)?;
-            last_key = Some(inst.prepayment_rate);
-        }
         let reinvest = match (index, inst.maturity_date) {
             (_, None) => Reinvestment::Administered,
             (Some(curve), _) => Reinvestment::Floating { curve },
