@@ -32,7 +32,7 @@ FROM pv;
 SELECT currency, scenario,
        ROUND(eve, 0) AS eve,
        ROUND(delta_eve, 0) AS delta_eve,
-       ROUND(100 * delta_eve / NULLIF(ABS(eve), 0), 2) AS delta_pct_eve
+       ROUND(100 * delta_eve / NULLIF(ABS(eve - delta_eve), 0), 2) AS delta_pct_eve
 FROM eve_by_currency
 ORDER BY currency, scenario;
 

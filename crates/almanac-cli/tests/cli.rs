@@ -453,6 +453,8 @@ fn key_rate_report_on_a_zero_coupon_bond() {
         "{} vs {kr7}\n{csv}",
         got("7Y")
     );
+    let total = csv_field(&csv, "USD,5Y,", "total_dv01");
+    assert!((total - (kr5 + kr7)).abs() <= 0.01, "{total}\n{csv}");
     for tenor in ["3M", "6M", "1Y", "2Y", "3Y", "10Y", "15Y", "20Y", "30Y"] {
         assert_eq!(got(tenor), 0.0, "{tenor}\n{csv}");
     }
@@ -544,6 +546,11 @@ fn nii_report_on_a_rolling_deposit() {
     }
     let delta = csv_field(&csv, "parallel_+200,", "delta_nii");
     assert!((delta - (up - base)).abs() <= 1.0, "{delta}\n{csv}");
+    let pct = csv_field(&csv, "parallel_+200,", "delta_pct_tier1");
+    assert!(
+        (pct - 100.0 * (up - base) / 100_000.0).abs() <= 0.005,
+        "{pct}\n{csv}"
+    );
 }
 
 /// `almanac report --out`: every report printed, written as CSV and Parquet,
@@ -647,7 +654,18 @@ fn eve_report_on_a_zero_coupon_bond() {
         (delta - (pv(0.06) - pv(0.04))).abs() <= 1.0,
         "{delta}\n{csv}"
     );
+    let pct = csv_field(&csv, "USD,parallel_up,", "delta_pct_eve");
+    assert!(
+        (pct - 100.0 * (pv(0.06) - pv(0.04)) / pv(0.04)).abs() <= 0.005,
+        "{pct}\n{csv}"
+    );
     let aggregated = &csv[csv.find("scenario,basel_loss").expect("aggregation")..];
+    // EU rule: a gain counts at half, as a negative loss (parallel_down at 2 %).
+    let eu = csv_field(aggregated, "parallel_down,", "eu_loss");
+    assert!(
+        (eu + 0.5 * (pv(0.02) - pv(0.04))).abs() <= 1.0,
+        "{eu}\n{csv}"
+    );
     let loss = csv_field(aggregated, "parallel_up,", "basel_loss_pct_tier1");
     assert!(
         (loss - 100.0 * (pv(0.04) - pv(0.06)) / 100_000.0).abs() <= 0.01,

@@ -9,7 +9,7 @@ use almanac_core::scenario::{eu_cpr_multiplier, scenarios_from_rows, ScenarioRow
 use almanac_core::{
     Calendar, Curve, Date, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, ShockSizeTable,
 };
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::{collect, ExecutionPlan};
@@ -287,6 +287,11 @@ fn read_holidays(batches: &[RecordBatch]) -> Result<Calendar> {
     for batch in batches {
         let cols = Columns::extract(batch, &HOLIDAY_COLUMNS, "holiday")?;
         let dates = need(cols.date(0))?;
+        if dates.null_count() > 0 {
+            return Err(DataFusionError::Execution(
+                "holiday table: a row has a NULL date (remove it, or give the date)".into(),
+            ));
+        }
         days.extend(dates.iter().flatten().map(Date));
     }
     Ok(Calendar::with_holidays(days))

@@ -220,8 +220,8 @@ impl FlowBuffer {
         for col in columns {
             let array: ArrayRef = match col {
                 OutCol::Input(i) => {
-                    let indices =
-                        take_indices.get_or_insert_with(|| UInt32Array::from(rows.clone()));
+                    let indices = take_indices
+                        .get_or_insert_with(|| UInt32Array::from_iter_values(rows.iter().copied()));
                     take(input.column(*i), indices, None)?
                 }
                 OutCol::Generated(g) => self.generated(*g, scenario_names),
