@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::output::{self, Format};
-use crate::run::run_collect;
+use crate::run::{message, run_collect};
+use almanac_datafusion::reports::load_reports;
 
-/// The as-of date written in the report files; `--as-of` replaces it.
-pub const REPORT_DATE: &str = "2025-12-31";
+pub use almanac_datafusion::reports::REPORT_DATE;
 
 pub struct ReportRun<'a> {
     pub ctx: &'a SessionContext,
@@ -28,51 +28,30 @@ pub struct ReportRun<'a> {
 }
 
 pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
-    if almanac_core::Date::parse_iso(report.as_of).is_none() {
-        return Err(format!(
-            "--as-of {}: expected a date such as 2025-12-31",
-            report.as_of
-        ));
-    }
-    let files = report_files(report.sql_dir)?;
+    let reports = load_reports(report.sql_dir, report.as_of).map_err(message)?;
     if let Some(out) = report.out {
         fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     }
     let mut manifest_reports = Vec::new();
-    for file in &files {
-        let name = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("report")
-            .to_string();
-        let text =
-            fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let sql = text.replace(
-            &format!("DATE '{REPORT_DATE}'"),
-            &format!("DATE '{}'", report.as_of),
-        );
+    for file in &reports {
+        let name = &file.name;
         let started = Instant::now();
-        let results = run_collect(report.ctx, &sql)
+        let results = run_collect(report.ctx, &file.sql)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         let seconds = started.elapsed().as_secs_f64();
         println!("== {name} ({seconds:.1} s)");
         let mut outputs = Vec::new();
-        for (i, batches) in results.iter().enumerate() {
+        for (batches, stem) in results.iter().zip(file.result_names(results.len())) {
             output::write(batches, Format::Table, None)?;
             if let Some(out) = report.out {
-                let stem = if results.len() == 1 {
-                    name.clone()
-                } else {
-                    format!("{name}_{}", i + 1)
-                };
                 outputs.extend(write_result(out, &stem, batches)?);
             }
         }
         manifest_reports.push(json!({
             "name": name,
-            "file": file.display().to_string(),
-            "sql": sql,
+            "file": file.path.display().to_string(),
+            "sql": file.sql,
             "seconds": seconds,
             "outputs": outputs,
         }));
@@ -90,24 +69,9 @@ pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
         let path = out.join("manifest.json");
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        eprintln!("wrote {} reports and {}", files.len(), path.display());
+        eprintln!("wrote {} reports and {}", reports.len(), path.display());
     }
     Ok(())
-}
-
-fn report_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = fs::read_dir(dir)
-        .map_err(|e| format!("cannot read the reports folder {}: {e}", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!("no .sql reports in {}", dir.display()));
-    }
-    Ok(files)
 }
 
 /// Writes one result as CSV and Parquet; returns the file names.

@@ -13,7 +13,17 @@ use crate::output::{self, Format};
 /// A session over the lake folder, with every Almanac function. `data` is a
 /// folder or a `file://` URL.
 pub async fn session(data: &Path) -> Result<SessionContext, String> {
-    let text = data.to_string_lossy();
+    let data = lake_dir(data)?;
+    let ctx = almanac_datafusion::new_session();
+    almanac_datafusion::register_lake(&ctx, data)
+        .await
+        .map_err(message)?;
+    Ok(ctx)
+}
+
+/// The local folder behind `--data` (a folder or a `file://` URL).
+pub fn lake_dir(data: &Path) -> Result<&Path, String> {
+    let text = data.to_str().unwrap_or("");
     let data = match text.split_once("://") {
         Some(("file", path)) => Path::new(path),
         Some((scheme, _)) => {
@@ -29,20 +39,12 @@ pub async fn session(data: &Path) -> Result<SessionContext, String> {
             data.display()
         ));
     }
-    let ctx = almanac_datafusion::new_session();
-    almanac_datafusion::register_lake(&ctx, data)
-        .await
-        .map_err(message)?;
-    Ok(ctx)
+    Ok(data)
 }
 
 /// The user-facing text of an error: the innermost message, without DataFusion's prefixes.
 pub fn message(e: DataFusionError) -> String {
-    match e.find_root() {
-        DataFusionError::Plan(m) | DataFusionError::Execution(m) => m.clone(),
-        DataFusionError::Context(_, inner) => inner.to_string(),
-        other => other.to_string(),
-    }
+    almanac_datafusion::user_message(&e)
 }
 
 /// Runs each statement of a script; prints the result of every statement that returns rows.

@@ -14,3 +14,13 @@ macro_rules! arg_err {
     };
 }
 pub(crate) use arg_err;
+
+/// The user-facing text of an error: the innermost message, without
+/// DataFusion's prefixes ("Error during planning: …").
+pub fn user_message(e: &DataFusionError) -> String {
+    match e.find_root() {
+        DataFusionError::Plan(m) | DataFusionError::Execution(m) => m.clone(),
+        DataFusionError::Context(_, inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -25,6 +25,7 @@ pub mod generator;
 mod instruments;
 mod lake;
 mod market;
+pub mod reports;
 pub mod settings;
 pub mod table;
 mod tables;
@@ -36,6 +37,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
 pub use docs::{all_functions, FunctionDoc};
+pub use error::user_message;
 pub use lake::{register_lake, LakeTable};
 pub use settings::AlmanacOptions;
 
