@@ -7,7 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
@@ -119,7 +124,7 @@ pub async fn register_report_views(
             .iter()
             .zip(report.result_names(results.len()))
         {
-            let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan.clone(), None));
+            let view: Arc<dyn TableProvider> = Arc::new(ReportView(ViewTable::new(plan.clone(), None)));
             datafusion::catalog::SchemaProvider::register_table(target.as_ref(), name.clone(), view)?;
             names.push(format!("{schema}.{name}"));
         }
@@ -168,4 +173,42 @@ async fn run_definition(scratch: &SessionContext, statement: Statement) -> Resul
         return Ok(None);
     }
     Ok(Some(plan))
+}
+
+/// A report's result as a view that keeps the report's row order.
+///
+/// DataFusion inlines an ordinary view into the query as a subquery and then
+/// drops its `ORDER BY` (a subquery has no order in SQL), so
+/// `SELECT * FROM reports.duration_1` would come back in hash order. This
+/// provider does not offer its plan for inlining: it plans the view whole
+/// when scanned, so the report's final sort stays.
+#[derive(Debug)]
+struct ReportView(ViewTable);
+
+#[async_trait]
+impl TableProvider for ReportView {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
+    }
 }

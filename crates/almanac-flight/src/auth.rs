@@ -11,12 +11,20 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 use tonic::Status;
+
+/// Base64 with or without `=` padding: the Go ADBC driver (arrow-go) sends
+/// Basic credentials unpadded, pyarrow and JDBC padded.
+const BASIC: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// The user name of requests on a server without authentication.
 pub const ANONYMOUS: &str = "anonymous";
@@ -224,7 +232,7 @@ fn authorization(metadata: &MetadataMap) -> Result<Option<Authorization>, Status
         return Ok(Some(Authorization::Bearer(rest.trim().to_string())));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD
+        let decoded = BASIC
             .decode(rest.trim())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -250,7 +258,18 @@ mod tests {
     }
 
     fn basic(user: &str, password: &str) -> MetadataMap {
+        use base64::engine::general_purpose::STANDARD;
         metadata(&format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))))
+    }
+
+    #[test]
+    fn unpadded_basic_credentials_as_arrow_go_sends_them() {
+        use base64::engine::general_purpose::STANDARD_NO_PAD;
+        let auth = configured();
+        // "alice:wonderland" is 16 bytes: padded base64 ends in "==".
+        let header = format!("Basic {}", STANDARD_NO_PAD.encode("alice:wonderland"));
+        assert!(!header.ends_with('='));
+        assert_eq!(auth.user(&metadata(&header)).ok().as_deref(), Some("alice"));
     }
 
     fn configured() -> Authenticator {

@@ -257,7 +257,12 @@ pub fn db_schemas_schema(query: CommandGetDbSchemas) -> SchemaRef {
     GetDbSchemasBuilder::from(query).schema()
 }
 
-pub async fn tables(ctx: &SessionContext, query: CommandGetTables) -> Result<RecordBatch, Status> {
+pub async fn tables(ctx: &SessionContext, mut query: CommandGetTables) -> Result<RecordBatch, Status> {
+    // Table types match whatever the case (JDBC and ODBC clients ask for "TABLE").
+    let wanted: Vec<String> = std::mem::take(&mut query.table_types)
+        .iter()
+        .map(|t| t.to_lowercase())
+        .collect();
     let mut b: GetTablesBuilder = query.into_builder();
     for (catalog_name, schema_name) in schema_names(ctx) {
         let Some(schema) = ctx
@@ -272,11 +277,15 @@ pub async fn tables(ctx: &SessionContext, query: CommandGetTables) -> Result<Rec
                 .await
                 .map_err(|e| Status::internal(format!("table {schema_name}.{table_name}: {e}")))?;
             let Some(table) = table else { continue };
+            let kind = table_type(table.as_ref());
+            if !wanted.is_empty() && !wanted.iter().any(|w| w == kind) {
+                continue;
+            }
             b.append(
                 &catalog_name,
                 &schema_name,
                 &table_name,
-                table_type(table.as_ref()),
+                kind,
                 &wire_schema(&table.schema()),
             )
             .map_err(arrow_status)?;
@@ -285,13 +294,16 @@ pub async fn tables(ctx: &SessionContext, query: CommandGetTables) -> Result<Rec
     b.build().map_err(arrow_status)
 }
 
-pub const TABLE_TYPES: [&str; 3] = ["LOCAL TEMPORARY", "TABLE", "VIEW"];
+/// Table types in lower case, as the ADBC drivers for PostgreSQL and SQLite
+/// report them and as the SQLAlchemy ADBC dialect expects ("table", "view");
+/// filters on them ignore case.
+pub const TABLE_TYPES: [&str; 3] = ["local temporary", "table", "view"];
 
 fn table_type(table: &dyn TableProvider) -> &'static str {
     match table.table_type() {
-        TableType::Base => "TABLE",
-        TableType::View => "VIEW",
-        TableType::Temporary => "LOCAL TEMPORARY",
+        TableType::Base => "table",
+        TableType::View => "view",
+        TableType::Temporary => "local temporary",
     }
 }
 

@@ -282,7 +282,13 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
 
     let info = client.get_table_types().await.expect("table types");
     let types = fetch(&mut client, info).await.expect("rows");
-    assert_eq!(strings(&types, "table_type"), ["LOCAL TEMPORARY", "TABLE", "VIEW"]);
+    assert_eq!(strings(&types, "table_type"), ["local temporary", "table", "view"]);
+    // A JDBC-style filter in upper case still matches.
+    let mut views = tables(None, None, false);
+    views.db_schema_filter_pattern = Some("reports".into());
+    views.table_types = vec!["VIEW".into()];
+    let info = client.get_tables(views).await.expect("views");
+    assert!(fetch(&mut client, info).await.expect("rows").num_rows() >= 7);
 
     let info = client
         .get_xdbc_type_info(arrow_flight::sql::CommandGetXdbcTypeInfo { data_type: None })
