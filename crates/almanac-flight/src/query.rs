@@ -36,6 +36,7 @@ pub struct Engine {
     allow_writes: bool,
     query_timeout: Duration,
     slots: Arc<Semaphore>,
+    max_concurrent: usize,
     active: Arc<AtomicUsize>,
 }
 
@@ -46,6 +47,7 @@ impl Engine {
             allow_writes,
             query_timeout: limits.query_timeout,
             slots: Arc::new(Semaphore::new(limits.max_concurrent_queries)),
+            max_concurrent: limits.max_concurrent_queries,
             active: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -112,8 +114,9 @@ impl Engine {
             .await
             .map_err(|_| {
                 Status::deadline_exceeded(format!(
-                    "the server was busy with {} queries for the whole query timeout",
-                    self.slots.available_permits()
+                    "no query slot came free within the query timeout ({} queries run at \
+                     once, --max-concurrent-queries)",
+                    self.max_concurrent
                 ))
             })?
             .map_err(|_| Status::unavailable("the server is shutting down"))?;
