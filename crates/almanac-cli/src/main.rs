@@ -51,7 +51,7 @@ struct Cli {
 enum Command {
     /// Run SQL: a query (-c), a file of statements (-f), or an interactive shell.
     Sql {
-        /// Folder of Parquet tables, or a file:// URL (default: the bundled demo bank).
+        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// SQL to run; several statements may be separated by ';'.
@@ -74,7 +74,7 @@ enum Command {
     },
     /// Run every standard report in sql/ (EVE, NII, gaps, duration) and print it.
     Report {
-        /// Folder of Parquet tables, or a file:// URL (default: the bundled demo bank).
+        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Analysis date, replacing the date written in the report files.
@@ -89,7 +89,7 @@ enum Command {
     },
     /// Serve the lake over Arrow Flight SQL to BI tools and notebooks (see docs/flight-sql.md).
     Serve {
-        /// Folder of Parquet tables, or a file:// URL (default: the bundled demo bank).
+        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Address to listen on; port 0 picks a free port. Other than loopback needs auth.

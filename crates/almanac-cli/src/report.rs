@@ -62,7 +62,7 @@ pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
             "version": env!("CARGO_PKG_VERSION"),
             "as_of": report.as_of,
             "data": report.data.display().to_string(),
-            "inputs": input_hashes(report.data)?,
+            "inputs": inputs(report.data).await?,
             "settings": settings(report.ctx).await?,
             "reports": manifest_reports,
         });
@@ -81,6 +81,42 @@ fn write_result(out: &Path, stem: &str, batches: &[RecordBatch]) -> Result<Vec<S
     output::write(batches, Format::Csv, Some(&csv))?;
     output::write(batches, Format::Parquet, Some(&parquet))?;
     Ok(vec![format!("{stem}.csv"), format!("{stem}.parquet")])
+}
+
+/// What identifies the inputs: for a local folder the SHA-256 of every file;
+/// in an object store each object's ETag and size (reading a whole lake back
+/// to hash it would cost as much as the reports).
+async fn inputs(data: &Path) -> Result<Value, String> {
+    let text = data.to_string_lossy();
+    match url::Url::parse(&text) {
+        Ok(url) if url.scheme() != "file" && url.scheme().len() > 1 => object_tags(&url).await,
+        Ok(url) => input_hashes(Path::new(url.path())),
+        Err(_) => input_hashes(data),
+    }
+}
+
+async fn object_tags(url: &url::Url) -> Result<Value, String> {
+    use futures::TryStreamExt;
+    let store = almanac_datafusion::object_store_for(url).map_err(message)?;
+    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| e.to_string())?;
+    let objects: Vec<_> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| format!("listing {url}: {e}"))?;
+    let mut tags = serde_json::Map::new();
+    for object in objects {
+        let relative = object
+            .location
+            .prefix_match(&prefix)
+            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .unwrap_or_else(|| object.location.to_string());
+        tags.insert(
+            relative,
+            json!({ "etag": object.e_tag, "size": object.size }),
+        );
+    }
+    Ok(Value::Object(tags))
 }
 
 /// SHA-256 of every file under the data folder, by relative path.

@@ -10,36 +10,21 @@ use datafusion::sql::parser::{DFParser, Statement};
 
 use crate::output::{self, Format};
 
-/// A session over the lake folder, with every Almanac function. `data` is a
-/// folder or a `file://` URL.
+/// A session over the lake (a folder or a URL such as `s3://bucket/prefix`),
+/// with every Almanac function.
 pub async fn session(data: &Path) -> Result<SessionContext, String> {
-    let data = lake_dir(data)?;
-    let ctx = almanac_datafusion::new_session();
-    almanac_datafusion::register_lake(&ctx, data)
+    // Files can also be queried by path or URL: SELECT * FROM 's3://bank/results/x.parquet'.
+    // (Not on the server, where it would open the server's own disk to clients.)
+    let ctx = almanac_datafusion::new_session().enable_url_table();
+    almanac_datafusion::register_lake_url(&ctx, &location(data))
         .await
         .map_err(message)?;
     Ok(ctx)
 }
 
-/// The local folder behind `--data` (a folder or a `file://` URL).
-pub fn lake_dir(data: &Path) -> Result<&Path, String> {
-    let text = data.to_str().unwrap_or("");
-    let data = match text.split_once("://") {
-        Some(("file", path)) => Path::new(path),
-        Some((scheme, _)) => {
-            return Err(format!(
-                "--data {text}: {scheme}:// object stores are not supported yet; copy the tables to a local folder"
-            ))
-        }
-        None => data,
-    };
-    if !data.is_dir() {
-        return Err(format!(
-            "data folder {} does not exist (give --data DIR, a folder of Parquet tables)",
-            data.display()
-        ));
-    }
-    Ok(data)
+/// `--data` as text: a folder or a URL.
+pub fn location(data: &Path) -> String {
+    data.to_string_lossy().into_owned()
 }
 
 /// The user-facing text of an error: the innermost message, without DataFusion's prefixes.

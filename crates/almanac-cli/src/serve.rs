@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use almanac_flight::{Credentials, Limits, ServerConfig, TlsFiles};
 
-use crate::run::{lake_dir, message};
+use crate::run::{location, message};
 
 pub struct ServeArgs {
     pub data: PathBuf,
@@ -36,8 +36,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
     let config = config(&args)?;
     let ctx = almanac_flight::server_session(&config.limits).map_err(|e| e.to_string())?;
-    let data = lake_dir(&args.data)?;
-    let tables = almanac_datafusion::register_lake(&ctx, data)
+    let data = location(&args.data);
+    let tables = almanac_datafusion::register_lake_url(&ctx, &data)
         .await
         .map_err(message)?;
     let reports = almanac_datafusion::reports::load_reports(&args.sql_dir, &args.as_of)
@@ -58,7 +58,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         "{} tables from {}, {} report views (as of {}); {}; auth: {auth}; TLS: {}; memory: {memory}; \
          timeout {} s; {} queries at once",
         tables.len(),
-        data.display(),
+        data,
         views.len(),
         args.as_of,
         if config.allow_writes { "writes allowed" } else { "read-only" },

@@ -171,8 +171,8 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
             "cannot read /no/such.sql",
         ),
         (
-            vec!["sql", "--data", "s3://bank/lake", "-c", "SELECT 1"],
-            "s3:// object stores are not supported yet",
+            vec!["sql", "--data", "ftp://bank/lake", "-c", "SELECT 1"],
+            "unknown scheme ftp://",
         ),
         (vec!["functions", "nope"], "no function 'nope'"),
     ] {

@@ -38,7 +38,7 @@ use datafusion::prelude::SessionConfig;
 
 pub use docs::{all_functions, FunctionDoc};
 pub use error::user_message;
-pub use lake::{register_lake, LakeTable};
+pub use lake::{object_store_for, register_lake, register_lake_url, LakeTable};
 pub use settings::AlmanacOptions;
 
 /// Registers every Almanac function in a session.

@@ -275,3 +275,19 @@ pub(crate) fn need<T>(column: Option<&T>) -> Result<&T> {
         DataFusionError::Internal("a required column vanished after planning".into())
     })
 }
+
+/// The column that dates an instrument snapshot (a Hive partition such as
+/// `instruments/as_of_date=2025-12-31/`, or an ordinary column).
+pub const SNAPSHOT_COLUMN: &str = "as_of_date";
+
+/// For an instrument table holding several snapshots: the filter that keeps
+/// the one for `as_of` (on a partition column it skips the other folders
+/// unread). `None` when the table has no `as_of_date` column.
+pub fn snapshot_filter(
+    schema: &datafusion::arrow::datatypes::Schema,
+    as_of: almanac_core::Date,
+) -> Option<datafusion::logical_expr::Expr> {
+    use datafusion::prelude::{col, lit};
+    schema.index_of(SNAPSHOT_COLUMN).ok()?;
+    Some(col(SNAPSHOT_COLUMN).eq(lit(datafusion::scalar::ScalarValue::Date32(Some(as_of.0)))))
+}

@@ -102,11 +102,21 @@ impl TableProvider for InstrumentErrorsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let input_schema = self.instruments.schema();
         // Read the contract columns the table has; a missing required one is reported per row as NULL.
-        let read: Vec<usize> = INSTRUMENT_COLUMNS
+        let mut read: Vec<usize> = INSTRUMENT_COLUMNS
             .iter()
             .filter_map(|c| input_schema.index_of(c.name).ok())
             .collect();
-        let input = self.instruments.scan(state, Some(&read), &[], None).await?;
+        let snapshot = crate::tables::snapshot_filter(&input_schema, self.market.as_of);
+        if snapshot.is_some() {
+            read.extend(input_schema.index_of(crate::tables::SNAPSHOT_COLUMN).ok());
+        }
+        let pushed: Vec<Expr> = snapshot.clone().into_iter().collect();
+        let mut input = self.instruments.scan(state, Some(&read), &pushed, None).await?;
+        if let Some(predicate) = snapshot {
+            let df_schema = datafusion::common::DFSchema::try_from(input.schema().as_ref().clone())?;
+            let physical = state.create_physical_expr(predicate, &df_schema)?;
+            input = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(physical, input)?);
+        }
         let id_at = input.schema().index_of("instrument_id")?;
         let all: Vec<OutCol> = std::iter::once(OutCol::Input(id_at))
             .chain(ERROR_COLUMNS.iter().map(|(g, _)| OutCol::Generated(*g)))

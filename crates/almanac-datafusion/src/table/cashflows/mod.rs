@@ -223,10 +223,12 @@ impl TableProvider for CashflowsTable {
         let wanted: Vec<usize> = projection
             .cloned()
             .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
-        let input_filters = filters
+        let mut input_filters = filters
             .iter()
             .map(|f| self.to_input_filter(f))
             .collect::<Result<Vec<_>>>()?;
+        let snapshot = crate::tables::snapshot_filter(&input_schema, self.market.as_of);
+        input_filters.extend(snapshot.clone());
 
         // Instrument columns to read: the contract's, those passed through, those filtered on.
         let mut needed: BTreeSet<usize> = INSTRUMENT_COLUMNS
@@ -242,7 +244,9 @@ impl TableProvider for CashflowsTable {
             );
         }
         let read: Vec<usize> = needed.into_iter().collect();
-        let mut input = self.instruments.scan(state, Some(&read), &[], None).await?;
+        // The snapshot filter goes to the scan too: on a partition column it prunes folders.
+        let pushed: Vec<Expr> = snapshot.into_iter().collect();
+        let mut input = self.instruments.scan(state, Some(&read), &pushed, None).await?;
         if let Some(predicate) = conjunction(input_filters) {
             let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
             let physical = state.create_physical_expr(predicate, &df_schema)?;

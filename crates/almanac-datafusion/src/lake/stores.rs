@@ -1,0 +1,95 @@
+//! The object store behind a lake URL, configured the standard way for each
+//! cloud from the environment:
+//!
+//! - `s3://bucket/prefix`: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//!   `AWS_SESSION_TOKEN`, `AWS_REGION`, web identity / ECS / instance
+//!   credentials; `AWS_ENDPOINT_URL` for S3-compatible stores (MinIO, Ceph),
+//!   with `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint. (AWS profiles in
+//!   `~/.aws/config` are not read: export the keys, e.g. with
+//!   `eval "$(aws configure export-credentials --format env)"`.)
+//! - `gs://bucket/prefix`: `GOOGLE_APPLICATION_CREDENTIALS` or
+//!   `GOOGLE_SERVICE_ACCOUNT`, else the gcloud default credentials.
+//! - `az://container/prefix`: `AZURE_STORAGE_ACCOUNT_NAME` with
+//!   `AZURE_STORAGE_ACCOUNT_KEY`, a SAS token or a service principal.
+//! - `http(s)://host/prefix`: a WebDAV server (listing needs PROPFIND).
+//! - `file:///folder`: the local file system.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::error::{DataFusionError, Result};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::http::HttpBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, RetryConfig};
+use url::Url;
+
+/// Retries of a failed request: enough for a flaky network, short enough that
+/// a wrong endpoint fails in seconds rather than the library's three minutes.
+fn retries() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+        ..RetryConfig::default()
+    }
+}
+
+/// The store serving `url` (the lake's root).
+pub fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
+    let bucket_url = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match url.scheme() {
+        "file" => return Ok(Arc::new(LocalFileSystem::new())),
+        "s3" | "s3a" => AmazonS3Builder::from_env()
+            .with_url(bucket_url)
+            .with_retry(retries())
+            .build()
+            .map(|s| Arc::new(s) as _),
+        "gs" => GoogleCloudStorageBuilder::from_env()
+            .with_url(bucket_url)
+            .with_retry(retries())
+            .build()
+            .map(|s| Arc::new(s) as _),
+        "az" | "azure" | "abfs" | "abfss" => MicrosoftAzureBuilder::from_env()
+            .with_url(url.as_str())
+            .with_retry(retries())
+            .build()
+            .map(|s| Arc::new(s) as _),
+        "http" | "https" => {
+            let origin = url.origin().ascii_serialization();
+            HttpBuilder::new().with_url(origin).build().map(|s| Arc::new(s) as _)
+        }
+        other => {
+            return Err(DataFusionError::Plan(format!(
+                "--data {url}: unknown scheme {other}:// (use a folder, file://, s3://, gs://, az:// or https://)"
+            )))
+        }
+    };
+    built.map_err(|e| DataFusionError::Plan(format!("--data {url}: {}", explain(url, &e))))
+}
+
+/// A plain account of an object-store failure, with what to check.
+pub fn explain(url: &Url, e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+        "the bucket does not exist"
+    } else if lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("accessdenied")
+        || lower.contains("403")
+        || lower.contains("credential")
+    {
+        "the credentials were refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the cloud's equivalent)"
+    } else if lower.contains("connect")
+        || lower.contains("sending request")
+        || lower.contains("dns")
+        || lower.contains("timed out")
+    {
+        "the endpoint cannot be reached (check AWS_ENDPOINT_URL, the network, and AWS_ALLOW_HTTP for http://)"
+    } else {
+        "the object store refused the request"
+    };
+    format!("{url}: {hint}: {text}")
+}
