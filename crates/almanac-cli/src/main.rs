@@ -88,47 +88,7 @@ enum Command {
         sql_dir: Option<PathBuf>,
     },
     /// Serve the lake over Arrow Flight SQL to BI tools and notebooks (see docs/flight-sql.md).
-    Serve {
-        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        /// Address to listen on; port 0 picks a free port. Other than loopback needs auth.
-        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
-        addr: std::net::SocketAddr,
-        /// File of users, one `name:password` or `name:sha256:<hex>` per line (also $ALMANAC_USERS).
-        #[arg(long = "users-file", value_name = "FILE")]
-        users_file: Option<PathBuf>,
-        /// File of service tokens, one `name:token` per line (also $ALMANAC_TOKENS).
-        #[arg(long = "tokens-file", value_name = "FILE")]
-        tokens_file: Option<PathBuf>,
-        /// PEM certificate chain: serve over TLS (with --tls-key).
-        #[arg(long = "tls-cert", value_name = "FILE")]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key of --tls-cert.
-        #[arg(long = "tls-key", value_name = "FILE")]
-        tls_key: Option<PathBuf>,
-        /// Allow DDL (CREATE VIEW …), DML (INSERT, COPY … TO) and SET; refused by default.
-        #[arg(long = "allow-writes")]
-        allow_writes: bool,
-        /// Memory for all queries together, e.g. 4GiB or 512MB, or `none` (default: half the RAM).
-        #[arg(long = "memory-limit", value_name = "SIZE")]
-        memory_limit: Option<String>,
-        /// Seconds a query may run, queueing included.
-        #[arg(long = "query-timeout", value_name = "SECONDS", default_value_t = 600.0)]
-        query_timeout: f64,
-        /// Queries executing at once; more wait for a slot.
-        #[arg(long = "max-concurrent-queries", value_name = "N", default_value_t = 8)]
-        max_concurrent_queries: usize,
-        /// Analysis date of the report views (reports.eve_sensitivity_1, …).
-        #[arg(long = "as-of", value_name = "DATE", default_value = report::REPORT_DATE)]
-        as_of: String,
-        /// Folder of report files published as views (default: the reports shipped in sql/).
-        #[arg(long = "sql-dir", value_name = "DIR")]
-        sql_dir: Option<PathBuf>,
-        /// Log format: one JSON object per query, or text.
-        #[arg(long = "log-format", value_enum, default_value_t = serve::LogFormat::Json)]
-        log_format: serve::LogFormat,
-    },
+    Serve(serve::ServeArgs),
     /// Generate a synthetic bank (instruments, curves, capital, fx_rates) as Parquet.
     Generate {
         /// Number of instruments.
@@ -202,37 +162,10 @@ fn main() -> ExitCode {
                 };
                 report::run(run).await
             }
-            Command::Serve {
-                data,
-                addr,
-                users_file,
-                tokens_file,
-                tls_cert,
-                tls_key,
-                allow_writes,
-                memory_limit,
-                query_timeout,
-                max_concurrent_queries,
-                as_of,
-                sql_dir,
-                log_format,
-            } => {
-                serve::run(serve::ServeArgs {
-                    data: data.unwrap_or_else(default_data_dir),
-                    addr,
-                    users_file,
-                    tokens_file,
-                    tls_cert,
-                    tls_key,
-                    allow_writes,
-                    memory_limit,
-                    query_timeout,
-                    max_concurrent_queries,
-                    as_of,
-                    sql_dir: sql_dir.unwrap_or_else(default_sql_dir),
-                    log_format,
-                })
-                .await
+            Command::Serve(mut args) => {
+                args.data.get_or_insert_with(default_data_dir);
+                args.sql_dir.get_or_insert_with(default_sql_dir);
+                serve::run(args).await
             }
             Command::Generate {
                 instruments,

@@ -8,19 +8,47 @@ use almanac_flight::{Credentials, Limits, ServerConfig, TlsFiles};
 
 use crate::run::{location, message};
 
+/// `almanac serve`'s options.
+#[derive(clap::Args)]
 pub struct ServeArgs {
-    pub data: PathBuf,
+    /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port. Other than loopback needs auth.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
     pub addr: SocketAddr,
+    /// File of users, one `name:password` or `name:sha256:<hex>` per line (also $ALMANAC_USERS).
+    #[arg(long = "users-file", value_name = "FILE")]
     pub users_file: Option<PathBuf>,
+    /// File of service tokens, one `name:token` per line (also $ALMANAC_TOKENS).
+    #[arg(long = "tokens-file", value_name = "FILE")]
     pub tokens_file: Option<PathBuf>,
+    /// PEM certificate chain: serve over TLS (with --tls-key).
+    #[arg(long = "tls-cert", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long = "tls-key", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Allow DDL (CREATE VIEW …), DML (INSERT, COPY … TO) and SET; refused by default.
+    #[arg(long = "allow-writes")]
     pub allow_writes: bool,
+    /// Memory for all queries together, e.g. 4GiB or 512MB, or `none` (default: half the RAM).
+    #[arg(long = "memory-limit", value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Seconds a query may run, queueing included.
+    #[arg(long = "query-timeout", value_name = "SECONDS", default_value_t = 600.0)]
     pub query_timeout: f64,
+    /// Queries executing at once; more wait for a slot.
+    #[arg(long = "max-concurrent-queries", value_name = "N", default_value_t = 8)]
     pub max_concurrent_queries: usize,
+    /// Analysis date of the report views (reports.eve_sensitivity_1, …).
+    #[arg(long = "as-of", value_name = "DATE", default_value = crate::report::REPORT_DATE)]
     pub as_of: String,
-    pub sql_dir: PathBuf,
+    /// Folder of report files published as views (default: the reports shipped in sql/).
+    #[arg(long = "sql-dir", value_name = "DIR")]
+    pub sql_dir: Option<PathBuf>,
+    /// Log format: one JSON object per query, or text.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
 }
 
@@ -36,11 +64,14 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
     let config = config(&args)?;
     let ctx = almanac_flight::server_session(&config.limits).map_err(|e| e.to_string())?;
-    let data = location(&args.data);
+    let (Some(data), Some(sql_dir)) = (args.data.as_deref(), args.sql_dir.as_deref()) else {
+        return Err("internal: --data and --sql-dir have no defaults".into());
+    };
+    let data = location(data);
     let tables = almanac_datafusion::register_lake_url(&ctx, &data)
         .await
         .map_err(message)?;
-    let reports = almanac_datafusion::reports::load_reports(&args.sql_dir, &args.as_of)
+    let reports = almanac_datafusion::reports::load_reports(sql_dir, &args.as_of)
         .map_err(message)?;
     let views = almanac_datafusion::reports::register_report_views(&ctx, &reports, "reports")
         .await
