@@ -109,7 +109,12 @@ async fn object_tags(url: &url::Url) -> Result<Value, String> {
         let relative = object
             .location
             .prefix_match(&prefix)
-            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .map(|parts| {
+                parts
+                    .map(|p| p.as_ref().to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
             .unwrap_or_else(|| object.location.to_string());
         tags.insert(
             relative,

@@ -36,7 +36,11 @@ pub struct ServeArgs {
     #[arg(long = "memory-limit", value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Seconds a query may run, queueing included.
-    #[arg(long = "query-timeout", value_name = "SECONDS", default_value_t = 600.0)]
+    #[arg(
+        long = "query-timeout",
+        value_name = "SECONDS",
+        default_value_t = 600.0
+    )]
     pub query_timeout: f64,
     /// Queries executing at once; more wait for a slot.
     #[arg(long = "max-concurrent-queries", value_name = "N", default_value_t = 8)]
@@ -71,15 +75,17 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let tables = almanac_datafusion::register_lake_url(&ctx, &data)
         .await
         .map_err(message)?;
-    let reports = almanac_datafusion::reports::load_reports(sql_dir, &args.as_of)
-        .map_err(message)?;
+    let reports =
+        almanac_datafusion::reports::load_reports(sql_dir, &args.as_of).map_err(message)?;
     let views = almanac_datafusion::reports::register_report_views(&ctx, &reports, "reports")
         .await
         .map_err(message)?;
     let memory = config
         .limits
         .memory_bytes
-        .map_or("no limit".to_string(), |b| format!("{:.1} GiB", b as f64 / GIB));
+        .map_or("no limit".to_string(), |b| {
+            format!("{:.1} GiB", b as f64 / GIB)
+        });
     let auth = if config.credentials.is_empty() {
         "none (loopback only)"
     } else {
@@ -97,7 +103,11 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         config.limits.query_timeout.as_secs_f64(),
         config.limits.max_concurrent_queries,
     );
-    let scheme = if config.tls.is_some() { "grpc+tls" } else { "grpc" };
+    let scheme = if config.tls.is_some() {
+        "grpc+tls"
+    } else {
+        "grpc"
+    };
     almanac_flight::serve(
         &ctx,
         &config,

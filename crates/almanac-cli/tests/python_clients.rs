@@ -17,13 +17,25 @@ fn pytest(venv_name: &str, requirements: &str, folder: &str) {
         Command::new(python)
             .current_dir(ROOT)
             .env("ALMANAC_BIN", env!("CARGO_BIN_EXE_almanac"))
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "--rootdir", "tests/python"])
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "--rootdir",
+                "tests/python",
+            ])
             .arg(format!("tests/python/{folder}")),
         &format!("pytest tests/python/{folder}"),
     );
     println!("{out}");
     assert!(out.contains(" passed"), "pytest ran no test:\n{out}");
-    assert!(!out.contains(" skipped"), "a client test was skipped:\n{out}");
+    assert!(
+        !out.contains(" skipped"),
+        "a client test was skipped:\n{out}"
+    );
 }
 
 #[test]

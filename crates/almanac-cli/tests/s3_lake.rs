@@ -37,7 +37,10 @@ impl Moto {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Moto {
@@ -107,8 +110,15 @@ fn same_csv(a: &str, b: &str, name: &str) {
                 (Ok(nx), Ok(ny)) => (nx, ny),
                 _ => panic!("{name} row {row}: {cx} vs {cy}"),
             };
-            let unit = if nx.fract() == 0.0 && ny.fract() == 0.0 { 1.0 } else { 0.01 };
-            assert!((nx - ny).abs() <= unit + 1e-9 * ny.abs(), "{name} row {row}: {cx} vs {cy}");
+            let unit = if nx.fract() == 0.0 && ny.fract() == 0.0 {
+                1.0
+            } else {
+                0.01
+            };
+            assert!(
+                (nx - ny).abs() <= unit + 1e-9 * ny.abs(),
+                "{name} row {row}: {cx} vs {cy}"
+            );
         }
     }
 }
@@ -124,8 +134,11 @@ fn the_lake_in_s3() {
     let lake = work.path().join("partitioned");
     std::fs::create_dir_all(&lake).expect("mkdir");
     for table in ["curves", "capital", "fx_rates"] {
-        std::fs::copy(demo.join(format!("{table}.parquet")), lake.join(format!("{table}.parquet")))
-            .expect("copy");
+        std::fs::copy(
+            demo.join(format!("{table}.parquet")),
+            lake.join(format!("{table}.parquet")),
+        )
+        .expect("copy");
     }
     let instruments = lake.join("instruments");
     let copy = format!(
@@ -135,22 +148,38 @@ fn the_lake_in_s3() {
            STORED AS PARQUET PARTITIONED BY (as_of_date)",
         instruments.display()
     );
-    ok(moto.almanac(&["sql", "-c", &copy]), "making the partitioned lake");
+    ok(
+        moto.almanac(&["sql", "-c", &copy]),
+        "making the partitioned lake",
+    );
     moto.upload("bank", "partitioned", &lake);
 
     // 1. Every report from s3:// equals the local run.
     let local = work.path().join("local");
     let remote = work.path().join("remote");
-    ok(moto.almanac(&["report", "--out", local.to_str().expect("utf8")]), "local reports");
     ok(
-        moto.almanac(&["report", "--data", "s3://bank/demo", "--out", remote.to_str().expect("utf8")]),
+        moto.almanac(&["report", "--out", local.to_str().expect("utf8")]),
+        "local reports",
+    );
+    ok(
+        moto.almanac(&[
+            "report",
+            "--data",
+            "s3://bank/demo",
+            "--out",
+            remote.to_str().expect("utf8"),
+        ]),
         "reports from s3",
     );
     let mut compared = 0;
     for entry in std::fs::read_dir(&local).expect("outputs") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "csv") {
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             let a = std::fs::read_to_string(&path).expect("local csv");
             let b = std::fs::read_to_string(remote.join(&name)).expect("remote csv");
             same_csv(&a, &b, &name);
@@ -159,40 +188,92 @@ fn the_lake_in_s3() {
     }
     assert!(compared >= 7, "compared {compared} report outputs");
     let manifest = std::fs::read_to_string(remote.join("manifest.json")).expect("manifest");
-    assert!(manifest.contains("instruments.parquet") && manifest.contains("etag"), "{manifest}");
+    assert!(
+        manifest.contains("instruments.parquet") && manifest.contains("etag"),
+        "{manifest}"
+    );
 
     // 2. The partitioned lake: the snapshot column, and pruning by it.
     let counts = ok(
         moto.almanac(&[
-            "sql", "--data", "s3://bank/partitioned", "--format", "csv", "-c",
+            "sql",
+            "--data",
+            "s3://bank/partitioned",
+            "--format",
+            "csv",
+            "-c",
             "SELECT as_of_date, COUNT(*) AS n FROM instruments GROUP BY 1 ORDER BY 1",
         ]),
         "partitions",
     );
     let lines: Vec<&str> = counts.lines().collect();
     assert_eq!(lines[0], "as_of_date,n");
-    assert!(lines[1].starts_with("2025-11-30,") && lines[2] == "2025-12-31,10000", "{counts}");
+    assert!(
+        lines[1].starts_with("2025-11-30,") && lines[2] == "2025-12-31,10000",
+        "{counts}"
+    );
     let files = |sql: &str| {
         let plan = ok(
-            moto.almanac(&["sql", "--data", "s3://bank/partitioned", "--format", "csv", "-c", sql]),
+            moto.almanac(&[
+                "sql",
+                "--data",
+                "s3://bank/partitioned",
+                "--format",
+                "csv",
+                "-c",
+                sql,
+            ]),
             "explain",
         );
         plan.matches("instruments/as_of_date=").count()
     };
     let all = files("EXPLAIN SELECT SUM(balance) FROM instruments");
-    let one = files("EXPLAIN SELECT SUM(balance) FROM instruments WHERE as_of_date = DATE '2025-12-31'");
-    let snapshot = files("EXPLAIN SELECT COUNT(*) FROM cashflows('instruments', DATE '2025-12-31')");
-    assert_eq!((all, one, snapshot), (2, 1, 1), "files read: all, filtered, cashflows");
+    let one =
+        files("EXPLAIN SELECT SUM(balance) FROM instruments WHERE as_of_date = DATE '2025-12-31'");
+    let snapshot =
+        files("EXPLAIN SELECT COUNT(*) FROM cashflows('instruments', DATE '2025-12-31')");
+    assert_eq!(
+        (all, one, snapshot),
+        (2, 1, 1),
+        "files read: all, filtered, cashflows"
+    );
     // cashflows() on the partitioned lake reads the as-of snapshot only: the same as the flat lake.
     let sum = "SELECT COUNT(*) AS n, ROUND(SUM(total), 2) AS total FROM cashflows('instruments', DATE '2025-12-31')";
-    let flat = ok(moto.almanac(&["sql", "--data", "s3://bank/demo", "--format", "csv", "-c", sum]), "flat");
-    let parted = ok(moto.almanac(&["sql", "--data", "s3://bank/partitioned", "--format", "csv", "-c", sum]), "parted");
+    let flat = ok(
+        moto.almanac(&[
+            "sql",
+            "--data",
+            "s3://bank/demo",
+            "--format",
+            "csv",
+            "-c",
+            sum,
+        ]),
+        "flat",
+    );
+    let parted = ok(
+        moto.almanac(&[
+            "sql",
+            "--data",
+            "s3://bank/partitioned",
+            "--format",
+            "csv",
+            "-c",
+            sum,
+        ]),
+        "parted",
+    );
     same_csv(&flat, &parted, "cashflows by snapshot");
 
     // 3. Written back and read again.
     let round_trip = ok(
         moto.almanac(&[
-            "sql", "--data", "s3://bank/demo", "--format", "csv", "-c",
+            "sql",
+            "--data",
+            "s3://bank/demo",
+            "--format",
+            "csv",
+            "-c",
             "COPY (SELECT currency, SUM(balance) AS balance FROM instruments GROUP BY 1) \
                TO 's3://bank/results/balances.parquet'; \
              SELECT COUNT(*) AS n FROM 's3://bank/results/balances.parquet'",
@@ -202,11 +283,24 @@ fn the_lake_in_s3() {
     assert!(round_trip.trim_end().ends_with("n\n2"), "{round_trip}");
 
     // 4. Failures in plain words.
-    let e = failure(moto.almanac(&["sql", "--data", "s3://no-such-bucket/lake", "-c", "SELECT 1"]));
+    let e = failure(moto.almanac(&[
+        "sql",
+        "--data",
+        "s3://no-such-bucket/lake",
+        "-c",
+        "SELECT 1",
+    ]));
     assert!(e.contains("the bucket does not exist"), "{e}");
     let e = failure(moto.almanac(&["sql", "--data", "s3://bank/nothing-here", "-c", "SELECT 1"]));
-    assert!(e.contains("no Parquet tables in s3://bank/nothing-here/"), "{e}");
-    let closed = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    assert!(
+        e.contains("no Parquet tables in s3://bank/nothing-here/"),
+        "{e}"
+    );
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let out = Command::new(ALMANAC)
         .args(["sql", "--data", "s3://bank/demo", "-c", "SELECT 1"])
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))

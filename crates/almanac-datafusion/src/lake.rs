@@ -35,10 +35,16 @@ pub struct LakeTable {
 /// Registers every table of the local folder `dir`.
 pub async fn register_lake(ctx: &SessionContext, dir: &Path) -> Result<Vec<LakeTable>> {
     let absolute = std::fs::canonicalize(dir).map_err(|e| {
-        DataFusionError::Plan(format!("cannot read the data folder {}: {e}", dir.display()))
+        DataFusionError::Plan(format!(
+            "cannot read the data folder {}: {e}",
+            dir.display()
+        ))
     })?;
     let url = Url::from_directory_path(&absolute).map_err(|_| {
-        DataFusionError::Plan(format!("the data folder {} is not a valid path", dir.display()))
+        DataFusionError::Plan(format!(
+            "the data folder {} is not a valid path",
+            dir.display()
+        ))
     })?;
     register_lake_url(ctx, url.as_str()).await
 }
@@ -88,16 +94,17 @@ fn lake_root(location: &str) -> Result<Url> {
 
 /// Every Parquet file and every folder holding Parquet files directly under `root`.
 async fn find_tables(store: &dyn ObjectStore, root: &Url) -> Result<Vec<LakeTable>> {
-    let prefix = StorePath::from_url_path(root.path()).map_err(|e| {
-        DataFusionError::Plan(format!("{root}: not a valid object path: {e}"))
-    })?;
+    let prefix = StorePath::from_url_path(root.path())
+        .map_err(|e| DataFusionError::Plan(format!("{root}: not a valid object path: {e}")))?;
     let listing = store
         .list_with_delimiter(Some(&prefix))
         .await
         .map_err(|e| DataFusionError::Plan(stores::explain(root, &e)))?;
     let mut tables = Vec::new();
     for object in &listing.objects {
-        let Some(file) = object.location.filename() else { continue };
+        let Some(file) = object.location.filename() else {
+            continue;
+        };
         let Some(stem) = file
             .rsplit_once('.')
             .filter(|(_, ext)| ext.eq_ignore_ascii_case("parquet"))
@@ -108,8 +115,13 @@ async fn find_tables(store: &dyn ObjectStore, root: &Url) -> Result<Vec<LakeTabl
         push_table(&mut tables, stem, join(root, file));
     }
     for folder in &listing.common_prefixes {
-        let Some(name) = folder.filename() else { continue };
-        if holds_parquet(store, folder).await.map_err(|e| DataFusionError::Plan(stores::explain(root, &e)))? {
+        let Some(name) = folder.filename() else {
+            continue;
+        };
+        if holds_parquet(store, folder)
+            .await
+            .map_err(|e| DataFusionError::Plan(stores::explain(root, &e)))?
+        {
             push_table(&mut tables, name, format!("{}/", join(root, name)));
         }
     }
@@ -166,11 +178,15 @@ async fn register_table(ctx: &SessionContext, table: &LakeTable) -> Result<()> {
     if table.location.ends_with('/') {
         options = options.table_partition_cols(partition_columns(ctx, &table.location).await?);
     }
-    ctx.register_parquet(&table.name, &table.location, options).await
+    ctx.register_parquet(&table.name, &table.location, options)
+        .await
 }
 
 /// The Hive partition keys of a folder (`key=value` path segments), typed.
-async fn partition_columns(ctx: &SessionContext, location: &str) -> Result<Vec<(String, DataType)>> {
+async fn partition_columns(
+    ctx: &SessionContext,
+    location: &str,
+) -> Result<Vec<(String, DataType)>> {
     use datafusion::datasource::file_format::options::ReadOptions;
     let url = ListingTableUrl::parse(location)?;
     let listing = ParquetReadOptions::default()
@@ -195,8 +211,14 @@ mod tests {
 
     #[test]
     fn roots_end_with_a_slash() {
-        assert_eq!(lake_root("s3://bank/lake").expect("url").as_str(), "s3://bank/lake/");
-        assert_eq!(lake_root("s3://bank/lake/").expect("url").as_str(), "s3://bank/lake/");
+        assert_eq!(
+            lake_root("s3://bank/lake").expect("url").as_str(),
+            "s3://bank/lake/"
+        );
+        assert_eq!(
+            lake_root("s3://bank/lake/").expect("url").as_str(),
+            "s3://bank/lake/"
+        );
         assert!(lake_root("/no/such/folder/anywhere").is_err());
     }
 

@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, Session, TableProvider};
 use datafusion::datasource::TableType;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::ast;
 
@@ -81,10 +81,7 @@ pub fn load_reports(dir: &Path, as_of: &str) -> Result<Vec<Report>> {
                 .and_then(|s| s.to_str())
                 .unwrap_or("report")
                 .to_string();
-            let sql = text.replace(
-                &format!("DATE '{REPORT_DATE}'"),
-                &format!("DATE '{as_of}'"),
-            );
+            let sql = text.replace(&format!("DATE '{REPORT_DATE}'"), &format!("DATE '{as_of}'"));
             Ok(Report { name, path, sql })
         })
         .collect()
@@ -102,7 +99,12 @@ pub async fn register_report_views(
     reports: &[Report],
     schema: &str,
 ) -> Result<Vec<String>> {
-    let catalog_name = ctx.copied_config().options().catalog.default_catalog.clone();
+    let catalog_name = ctx
+        .copied_config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
     let catalog = ctx.catalog(&catalog_name).ok_or_else(|| {
         DataFusionError::Plan(format!("the session has no catalog {catalog_name}"))
     })?;
@@ -120,12 +122,14 @@ pub async fn register_report_views(
                 results.push(plan);
             }
         }
-        for (plan, name) in results
-            .iter()
-            .zip(report.result_names(results.len()))
-        {
-            let view: Arc<dyn TableProvider> = Arc::new(ReportView(ViewTable::new(plan.clone(), None)));
-            datafusion::catalog::SchemaProvider::register_table(target.as_ref(), name.clone(), view)?;
+        for (plan, name) in results.iter().zip(report.result_names(results.len())) {
+            let view: Arc<dyn TableProvider> =
+                Arc::new(ReportView(ViewTable::new(plan.clone(), None)));
+            datafusion::catalog::SchemaProvider::register_table(
+                target.as_ref(),
+                name.clone(),
+                view,
+            )?;
             names.push(format!("{schema}.{name}"));
         }
     }
@@ -153,7 +157,10 @@ async fn scratch_session(ctx: &SessionContext) -> Result<SessionContext> {
 
 /// Runs a definition (`CREATE VIEW`, `CREATE TABLE … AS` as a view) in the
 /// scratch session; returns the plan of a statement that yields rows.
-async fn run_definition(scratch: &SessionContext, statement: Statement) -> Result<Option<LogicalPlan>> {
+async fn run_definition(
+    scratch: &SessionContext,
+    statement: Statement,
+) -> Result<Option<LogicalPlan>> {
     let state = scratch.state();
     if let Statement::Statement(inner) = &statement {
         if let ast::Statement::CreateTable(create) = inner.as_ref() {

@@ -110,12 +110,7 @@ fn entries(text: &str, source: &str) -> Result<Vec<(String, String)>, String> {
             Some((name, secret)) if !name.trim().is_empty() && !secret.is_empty() => {
                 out.push((name.trim().to_string(), secret.trim().to_string()))
             }
-            _ => {
-                return Err(format!(
-                    "{source}: entry {} is not name:secret",
-                    number + 1
-                ))
-            }
+            _ => return Err(format!("{source}: entry {} is not name:secret", number + 1)),
         }
     }
     Ok(out)
@@ -152,17 +147,20 @@ impl Authenticator {
 
     /// The handshake: checks Basic credentials and returns the user and a new bearer token.
     pub fn login(&self, metadata: &MetadataMap) -> Result<(String, String), Status> {
-        let user = if self.credentials.is_empty() {
-            ANONYMOUS.to_string()
-        } else {
-            match authorization(metadata)? {
-                Some(Authorization::Basic(user, password)) => self.check_password(&user, &password)?,
-                Some(Authorization::Bearer(token)) => self.check_token(&token)?,
-                None => return Err(Status::unauthenticated(
-                    "this server needs a user name and password (Basic auth) or a bearer token",
-                )),
-            }
-        };
+        let user =
+            if self.credentials.is_empty() {
+                ANONYMOUS.to_string()
+            } else {
+                match authorization(metadata)? {
+                    Some(Authorization::Basic(user, password)) => {
+                        self.check_password(&user, &password)?
+                    }
+                    Some(Authorization::Bearer(token)) => self.check_token(&token)?,
+                    None => return Err(Status::unauthenticated(
+                        "this server needs a user name and password (Basic auth) or a bearer token",
+                    )),
+                }
+            };
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -209,7 +207,9 @@ impl Authenticator {
             .map_err(|_| Status::internal("the session table is poisoned"))?;
         match sessions.get(token) {
             Some((user, expires)) if *expires > Instant::now() => Ok(user.clone()),
-            Some(_) => Err(Status::unauthenticated("the token has expired: log in again")),
+            Some(_) => Err(Status::unauthenticated(
+                "the token has expired: log in again",
+            )),
             None => Err(Status::unauthenticated("unknown bearer token")),
         }
     }
@@ -237,10 +237,13 @@ fn authorization(metadata: &MetadataMap) -> Result<Option<Authorization>, Status
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or_else(|| Status::unauthenticated("the Basic credentials are not base64 text"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| Status::unauthenticated("the Basic credentials are not user:password"))?;
-        return Ok(Some(Authorization::Basic(user.to_string(), password.to_string())));
+        let (user, password) = decoded.split_once(':').ok_or_else(|| {
+            Status::unauthenticated("the Basic credentials are not user:password")
+        })?;
+        return Ok(Some(Authorization::Basic(
+            user.to_string(),
+            password.to_string(),
+        )));
     }
     Err(Status::unauthenticated(format!(
         "authorization scheme '{scheme}' is not supported (use Basic or Bearer)"
@@ -259,7 +262,10 @@ mod tests {
 
     fn basic(user: &str, password: &str) -> MetadataMap {
         use base64::engine::general_purpose::STANDARD;
-        metadata(&format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))))
+        metadata(&format!(
+            "Basic {}",
+            STANDARD.encode(format!("{user}:{password}"))
+        ))
     }
 
     #[test]
@@ -274,9 +280,15 @@ mod tests {
 
     fn configured() -> Authenticator {
         let mut credentials = Credentials::default();
-        let hash: String = sha256(b"hunter2").iter().map(|b| format!("{b:02x}")).collect();
+        let hash: String = sha256(b"hunter2")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         credentials
-            .add_users(&format!("alice:wonderland\n# comment\nbob:sha256:{hash}\n"), "test")
+            .add_users(
+                &format!("alice:wonderland\n# comment\nbob:sha256:{hash}\n"),
+                "test",
+            )
             .expect("valid users");
         credentials
             .add_tokens("grafana:0123456789abcdef0123", "test")
@@ -287,8 +299,14 @@ mod tests {
     #[test]
     fn passwords_plain_and_hashed() {
         let auth = configured();
-        assert_eq!(auth.user(&basic("alice", "wonderland")).ok().as_deref(), Some("alice"));
-        assert_eq!(auth.user(&basic("bob", "hunter2")).ok().as_deref(), Some("bob"));
+        assert_eq!(
+            auth.user(&basic("alice", "wonderland")).ok().as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            auth.user(&basic("bob", "hunter2")).ok().as_deref(),
+            Some("bob")
+        );
         let wrong = auth.user(&basic("alice", "nope")).unwrap_err();
         assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
         assert!(auth.user(&basic("mallory", "wonderland")).is_err());
@@ -299,9 +317,16 @@ mod tests {
         let auth = configured();
         let (user, token) = auth.login(&basic("alice", "wonderland")).expect("login");
         assert_eq!(user, "alice");
-        assert_eq!(auth.user(&metadata(&format!("Bearer {token}"))).ok().as_deref(), Some("alice"));
         assert_eq!(
-            auth.user(&metadata("Bearer 0123456789abcdef0123")).ok().as_deref(),
+            auth.user(&metadata(&format!("Bearer {token}")))
+                .ok()
+                .as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            auth.user(&metadata("Bearer 0123456789abcdef0123"))
+                .ok()
+                .as_deref(),
             Some("grafana")
         );
         assert!(auth.user(&metadata("Bearer forged")).is_err());
@@ -312,13 +337,18 @@ mod tests {
     #[test]
     fn open_server_is_anonymous() {
         let auth = Authenticator::new(Credentials::default());
-        assert_eq!(auth.user(&MetadataMap::new()).ok().as_deref(), Some(ANONYMOUS));
+        assert_eq!(
+            auth.user(&MetadataMap::new()).ok().as_deref(),
+            Some(ANONYMOUS)
+        );
     }
 
     #[test]
     fn bad_entries_are_named() {
         let mut credentials = Credentials::default();
-        let e = credentials.add_users("alice:ok\njustaname\n", "users.txt").unwrap_err();
+        let e = credentials
+            .add_users("alice:ok\njustaname\n", "users.txt")
+            .unwrap_err();
         assert!(e.contains("users.txt") && e.contains("entry 2"), "{e}");
         let e = credentials.add_users("bob:sha256:abc", "env").unwrap_err();
         assert!(e.contains("bob"), "{e}");

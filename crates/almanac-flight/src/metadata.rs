@@ -28,7 +28,11 @@ fn arrow_status(e: impl std::fmt::Display) -> Status {
 }
 
 /// What the server tells clients about itself. Built once at start.
-pub fn sql_info(ctx: &SessionContext, read_only: bool, timeout_ms: i32) -> Result<SqlInfoData, Status> {
+pub fn sql_info(
+    ctx: &SessionContext,
+    read_only: bool,
+    timeout_ms: i32,
+) -> Result<SqlInfoData, Status> {
     let mut b = SqlInfoDataBuilder::new();
     b.append(SqlInfo::FlightSqlServerName, "Almanac");
     b.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -57,7 +61,10 @@ pub fn sql_info(ctx: &SessionContext, read_only: bool, timeout_ms: i32) -> Resul
     );
     b.append(SqlInfo::SqlAllTablesAreSelectable, true);
     // NULL is the largest value: last in ascending order, first in descending.
-    b.append(SqlInfo::SqlNullOrdering, SqlNullOrdering::SqlNullsSortedHigh as i32);
+    b.append(
+        SqlInfo::SqlNullOrdering,
+        SqlNullOrdering::SqlNullsSortedHigh as i32,
+    );
     b.append(SqlInfo::SqlKeywords, keywords());
     let functions = functions(ctx);
     b.append(SqlInfo::SqlNumericFunctions, functions.numeric);
@@ -100,7 +107,7 @@ pub fn sql_info(ctx: &SessionContext, read_only: bool, timeout_ms: i32) -> Resul
     b.append(SqlInfo::SqlSupportedSubqueries, 0b1111i32);
     b.append(SqlInfo::SqlCorrelatedSubqueriesSupported, true);
     b.append(SqlInfo::SqlSupportedUnions, 0b11i32); // UNION and UNION ALL
-    // 0: no fixed limit.
+                                                    // 0: no fixed limit.
     for limit in [
         SqlInfo::SqlMaxBinaryLiteralLength,
         SqlInfo::SqlMaxCharLiteralLength,
@@ -196,8 +203,18 @@ pub fn xdbc_types() -> Result<XdbcTypeInfoData, Status> {
         ("BIGINT", XdbcDataType::XdbcBigint, Some(19), None),
         ("REAL", XdbcDataType::XdbcReal, Some(24), None),
         ("DOUBLE", XdbcDataType::XdbcDouble, Some(53), None),
-        ("DECIMAL", XdbcDataType::XdbcDecimal, Some(38), Some(vec!["precision", "scale"])),
-        ("VARCHAR", XdbcDataType::XdbcVarchar, None, Some(vec!["length"])),
+        (
+            "DECIMAL",
+            XdbcDataType::XdbcDecimal,
+            Some(38),
+            Some(vec!["precision", "scale"]),
+        ),
+        (
+            "VARCHAR",
+            XdbcDataType::XdbcVarchar,
+            None,
+            Some(vec!["length"]),
+        ),
         ("VARBINARY", XdbcDataType::XdbcVarbinary, None, None),
         ("DATE", XdbcDataType::XdbcDate, Some(10), None),
         ("TIME", XdbcDataType::XdbcTime, Some(18), None),
@@ -206,10 +223,11 @@ pub fn xdbc_types() -> Result<XdbcTypeInfoData, Status> {
     ];
     for (name, data_type, column_size, create_params) in types {
         let text = matches!(data_type, XdbcDataType::XdbcVarchar);
-        let quoted = text || matches!(
-            data_type,
-            XdbcDataType::XdbcDate | XdbcDataType::XdbcTime | XdbcDataType::XdbcTimestamp
-        );
+        let quoted = text
+            || matches!(
+                data_type,
+                XdbcDataType::XdbcDate | XdbcDataType::XdbcTime | XdbcDataType::XdbcTimestamp
+            );
         let numeric = column_size.is_some() && !quoted;
         b.append(XdbcTypeInfo {
             type_name: name.to_string(),
@@ -257,7 +275,10 @@ pub fn db_schemas_schema(query: CommandGetDbSchemas) -> SchemaRef {
     GetDbSchemasBuilder::from(query).schema()
 }
 
-pub async fn tables(ctx: &SessionContext, mut query: CommandGetTables) -> Result<RecordBatch, Status> {
+pub async fn tables(
+    ctx: &SessionContext,
+    mut query: CommandGetTables,
+) -> Result<RecordBatch, Status> {
     // Table types match whatever the case (JDBC and ODBC clients ask for "TABLE").
     let wanted: Vec<String> = std::mem::take(&mut query.table_types)
         .iter()

@@ -58,7 +58,10 @@ impl RunningServer {
 }
 
 /// Binds `config.addr` (port 0 picks a free port) and serves `ctx` in the background.
-pub async fn start(ctx: &SessionContext, config: &ServerConfig) -> Result<RunningServer, ServerError> {
+pub async fn start(
+    ctx: &SessionContext,
+    config: &ServerConfig,
+) -> Result<RunningServer, ServerError> {
     let (stop, stopped) = oneshot::channel::<()>();
     let (listener, service) = prepare(ctx, config).await?;
     let addr = listener
@@ -105,7 +108,10 @@ async fn prepare(
 ) -> Result<(TcpListener, Arc<AlmanacFlightSqlService>), ServerError> {
     config.check().map_err(ServerError::Config)?;
     let service = AlmanacFlightSqlService::new(ctx, config).map_err(|e| {
-        ServerError::Config(format!("cannot build the server's metadata: {}", e.message()))
+        ServerError::Config(format!(
+            "cannot build the server's metadata: {}",
+            e.message()
+        ))
     })?;
     let listener = TcpListener::bind(config.addr)
         .await

@@ -68,7 +68,11 @@ pub struct AlmanacFlightSqlService {
 impl AlmanacFlightSqlService {
     /// A service over `ctx` (with the lake's tables and Almanac's functions registered).
     pub fn new(ctx: &SessionContext, config: &ServerConfig) -> Result<Self, Status> {
-        let timeout_ms = config.limits.query_timeout.as_millis().min(i32::MAX as u128) as i32;
+        let timeout_ms = config
+            .limits
+            .query_timeout
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
         Ok(Self {
             engine: Engine::new(ctx, config.allow_writes, &config.limits),
             auth: Authenticator::new(config.credentials.clone()),
@@ -193,11 +197,13 @@ fn result_schema(plan: &LogicalPlan) -> SchemaRef {
 
 /// The parameters of a prepared statement, in `$1, $2, …` order.
 fn parameter_schema(plan: &LogicalPlan) -> Result<Schema, Status> {
-    let types = plan
-        .get_parameter_types()
-        .map_err(crate::query::status)?;
+    let types = plan.get_parameter_types().map_err(crate::query::status)?;
     let mut names: Vec<&String> = types.keys().collect();
-    names.sort_by_key(|name| name.trim_start_matches('$').parse::<usize>().unwrap_or(usize::MAX));
+    names.sort_by_key(|name| {
+        name.trim_start_matches('$')
+            .parse::<usize>()
+            .unwrap_or(usize::MAX)
+    });
     let fields: Vec<Field> = names
         .into_iter()
         .map(|name| {
@@ -211,7 +217,9 @@ fn parameter_schema(plan: &LogicalPlan) -> Result<Schema, Status> {
 }
 
 /// Reads the parameter rows a client sends with DoPut.
-async fn parameter_rows(request: Request<PeekableFlightDataStream>) -> Result<Vec<Vec<ScalarValue>>, Status> {
+async fn parameter_rows(
+    request: Request<PeekableFlightDataStream>,
+) -> Result<Vec<Vec<ScalarValue>>, Status> {
     let stream = request
         .into_inner()
         .map_err(|status| FlightError::Tonic(Box::new(status)));
@@ -373,7 +381,9 @@ impl FlightSqlService for AlmanacFlightSqlService {
         let user = self.user(&request)?;
         let (_, plan, params) = self.prepared_statement(&query.prepared_statement_handle, &user)?;
         let plan = match params {
-            Some(params) => plan.with_param_values(params).map_err(crate::query::status)?,
+            Some(params) => plan
+                .with_param_values(params)
+                .map_err(crate::query::status)?,
             None => plan,
         };
         info(query, request.into_inner(), &result_schema(&plan))
@@ -385,7 +395,8 @@ impl FlightSqlService for AlmanacFlightSqlService {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let user = self.user(&request)?;
-        let (sql, plan, params) = self.prepared_statement(&query.prepared_statement_handle, &user)?;
+        let (sql, plan, params) =
+            self.prepared_statement(&query.prepared_statement_handle, &user)?;
         self.run(&user, &sql, plan, params).await
     }
 
@@ -421,7 +432,11 @@ impl FlightSqlService for AlmanacFlightSqlService {
         for row in rows {
             count += self
                 .engine
-                .execute_update(plan.clone(), Some(ParamValues::from(row)), QueryLog::new(&user, &sql))
+                .execute_update(
+                    plan.clone(),
+                    Some(ParamValues::from(row)),
+                    QueryLog::new(&user, &sql),
+                )
                 .await?;
         }
         Ok(count)
@@ -553,7 +568,9 @@ impl FlightSqlService for AlmanacFlightSqlService {
         for table_type in metadata::TABLE_TYPES {
             builder.append(table_type);
         }
-        let batch = builder.build().map_err(|e| Status::internal(e.to_string()))?;
+        let batch = builder
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(batch_stream(batch)))
     }
 
@@ -563,7 +580,11 @@ impl FlightSqlService for AlmanacFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        info(query, request.into_inner(), &metadata::primary_keys_schema())
+        info(
+            query,
+            request.into_inner(),
+            &metadata::primary_keys_schema(),
+        )
     }
 
     async fn do_get_primary_keys(
@@ -583,7 +604,11 @@ impl FlightSqlService for AlmanacFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        info(query, request.into_inner(), &metadata::foreign_keys_schema())
+        info(
+            query,
+            request.into_inner(),
+            &metadata::foreign_keys_schema(),
+        )
     }
 
     async fn do_get_exported_keys(
@@ -603,7 +628,11 @@ impl FlightSqlService for AlmanacFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        info(query, request.into_inner(), &metadata::foreign_keys_schema())
+        info(
+            query,
+            request.into_inner(),
+            &metadata::foreign_keys_schema(),
+        )
     }
 
     async fn do_get_imported_keys(
@@ -623,7 +652,11 @@ impl FlightSqlService for AlmanacFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.user(&request)?;
-        info(query, request.into_inner(), &metadata::foreign_keys_schema())
+        info(
+            query,
+            request.into_inner(),
+            &metadata::foreign_keys_schema(),
+        )
     }
 
     async fn do_get_cross_reference(

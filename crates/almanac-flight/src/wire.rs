@@ -29,8 +29,12 @@ pub fn wire_type(data_type: &DataType) -> DataType {
 
 fn wire_field(field: &FieldRef) -> FieldRef {
     Arc::new(
-        Field::new(field.name(), wire_type(field.data_type()), field.is_nullable())
-            .with_metadata(field.metadata().clone()),
+        Field::new(
+            field.name(),
+            wire_type(field.data_type()),
+            field.is_nullable(),
+        )
+        .with_metadata(field.metadata().clone()),
     )
 }
 
@@ -82,9 +86,16 @@ mod tests {
         );
         assert_eq!(wire.field(2).data_type(), &DataType::Float64);
 
-        let ids: ArrayRef = Arc::new(StringViewArray::from(vec!["BOND1", "a much longer identifier"]));
+        let ids: ArrayRef = Arc::new(StringViewArray::from(vec![
+            "BOND1",
+            "a much longer identifier",
+        ]));
         let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8View, false)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "id",
+                DataType::Utf8View,
+                false,
+            )])),
             vec![ids],
         )
         .expect("batch");

@@ -7,12 +7,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use almanac_flight::{server_session, start, Credentials, Limits, RunningServer, ServerConfig, TlsFiles};
+use almanac_flight::{
+    server_session, start, Credentials, Limits, RunningServer, ServerConfig, TlsFiles,
+};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
 use arrow_flight::{FlightInfo, IpcMessage};
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::execution::context::SessionContext;
@@ -31,8 +35,8 @@ async fn demo_session(limits: &Limits) -> SessionContext {
     almanac_datafusion::register_lake(&ctx, Path::new(DEMO))
         .await
         .expect("demo lake");
-    let reports =
-        almanac_datafusion::reports::load_reports(Path::new(REPORTS), "2025-12-31").expect("reports");
+    let reports = almanac_datafusion::reports::load_reports(Path::new(REPORTS), "2025-12-31")
+        .expect("reports");
     almanac_datafusion::reports::register_report_views(&ctx, &reports, "reports")
         .await
         .expect("report views");
@@ -70,7 +74,10 @@ async fn connect(server: &RunningServer) -> Client {
 
 async fn login(server: &RunningServer) -> Client {
     let mut client = connect(server).await;
-    client.handshake("alice", "wonderland").await.expect("login");
+    client
+        .handshake("alice", "wonderland")
+        .await
+        .expect("login");
     client
 }
 
@@ -79,7 +86,9 @@ async fn fetch(client: &mut Client, info: FlightInfo) -> Result<RecordBatch, Fli
     let schema = Arc::new(info.clone().try_decode_schema()?);
     let mut batches = Vec::new();
     for endpoint in info.endpoint {
-        let ticket = endpoint.ticket.ok_or_else(|| FlightError::protocol("no ticket"))?;
+        let ticket = endpoint
+            .ticket
+            .ok_or_else(|| FlightError::protocol("no ticket"))?;
         let stream = client.do_get(ticket).await?;
         batches.extend(stream.try_collect::<Vec<_>>().await?);
     }
@@ -93,7 +102,13 @@ async fn query(client: &mut Client, sql: &str) -> Result<RecordBatch, FlightErro
 }
 
 async fn local(ctx: &SessionContext, sql: &str) -> RecordBatch {
-    let batches = ctx.sql(sql).await.expect("plan").collect().await.expect("run");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
     let schema = batches.first().map(|b| b.schema()).expect("rows");
     concat_batches(&schema, &batches).expect("concat")
 }
@@ -138,14 +153,19 @@ async fn statements_return_what_datafusion_returns_with_strings_as_utf8() {
     let (server, ctx) = server_with(local_config()).await;
     let mut client = login(&server).await;
 
-    let sql = "SELECT instrument_id, currency, balance FROM instruments ORDER BY instrument_id LIMIT 5";
+    let sql =
+        "SELECT instrument_id, currency, balance FROM instruments ORDER BY instrument_id LIMIT 5";
     let got = query(&mut client, sql).await.expect("query");
     assert_eq!(got.schema().field(0).data_type(), &DataType::Utf8);
     let want = local(&ctx, sql).await;
     assert_eq!(strings(&got, "instrument_id"), {
         let cast = datafusion::arrow::compute::cast(want.column(0), &DataType::Utf8).expect("cast");
         let b = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("instrument_id", DataType::Utf8, true)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "instrument_id",
+                DataType::Utf8,
+                true,
+            )])),
             vec![cast],
         )
         .expect("batch");
@@ -181,7 +201,9 @@ async fn prepared_statements_bind_question_marks_and_numbered_placeholders() {
     let want = float(
         &local(
             &ctx,
-            &format!("SELECT COUNT(*) FROM instruments WHERE balance > {threshold} AND currency = 'EUR'"),
+            &format!(
+                "SELECT COUNT(*) FROM instruments WHERE balance > {threshold} AND currency = 'EUR'"
+            ),
         )
         .await,
         0,
@@ -191,8 +213,14 @@ async fn prepared_statements_bind_question_marks_and_numbered_placeholders() {
         "SELECT COUNT(*) FROM instruments WHERE balance > ? AND currency = ?",
         "SELECT COUNT(*) FROM instruments WHERE balance > $1 AND currency = $2",
     ] {
-        let mut statement = client.prepare(sql.to_string(), None).await.expect("prepare");
-        let parameters = statement.parameter_schema().expect("parameter schema").clone();
+        let mut statement = client
+            .prepare(sql.to_string(), None)
+            .await
+            .expect("prepare");
+        let parameters = statement
+            .parameter_schema()
+            .expect("parameter schema")
+            .clone();
         assert_eq!(parameters.fields().len(), 2, "{sql}");
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
@@ -220,14 +248,21 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
     let mut client = login(&server).await;
 
     let info = client
-        .get_sql_info(vec![SqlInfo::FlightSqlServerName, SqlInfo::FlightSqlServerReadOnly])
+        .get_sql_info(vec![
+            SqlInfo::FlightSqlServerName,
+            SqlInfo::FlightSqlServerReadOnly,
+        ])
         .await
         .expect("sql info");
     let batch = fetch(&mut client, info).await.expect("sql info rows");
     assert_eq!(batch.num_rows(), 2);
     let all = client.get_sql_info(vec![]).await.expect("all sql info");
     let all = fetch(&mut client, all).await.expect("rows");
-    assert!(all.num_rows() > 60, "a full set: {} entries", all.num_rows());
+    assert!(
+        all.num_rows() > 60,
+        "a full set: {} entries",
+        all.num_rows()
+    );
 
     let info = client.get_catalogs().await.expect("catalogs");
     let catalogs = fetch(&mut client, info).await.expect("rows");
@@ -243,15 +278,19 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
     let schemas = fetch(&mut client, info).await.expect("rows");
     assert_eq!(strings(&schemas, "db_schema_name"), ["reports"]);
 
-    let tables = |catalog: Option<&str>, table: Option<&str>, include_schema: bool| CommandGetTables {
-        catalog: catalog.map(String::from),
-        db_schema_filter_pattern: Some("public".into()),
-        table_name_filter_pattern: table.map(String::from),
-        table_types: vec![],
-        include_schema,
-    };
+    let tables =
+        |catalog: Option<&str>, table: Option<&str>, include_schema: bool| CommandGetTables {
+            catalog: catalog.map(String::from),
+            db_schema_filter_pattern: Some("public".into()),
+            table_name_filter_pattern: table.map(String::from),
+            table_types: vec![],
+            include_schema,
+        };
     for catalog in [None, Some("datafusion")] {
-        let info = client.get_tables(tables(catalog, None, false)).await.expect("tables");
+        let info = client
+            .get_tables(tables(catalog, None, false))
+            .await
+            .expect("tables");
         let batch = fetch(&mut client, info).await.expect("rows");
         assert_eq!(
             strings(&batch, "table_name"),
@@ -259,14 +298,26 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
             "catalog {catalog:?}"
         );
     }
-    let info = client.get_tables(tables(Some("nowhere"), None, false)).await.expect("tables");
+    let info = client
+        .get_tables(tables(Some("nowhere"), None, false))
+        .await
+        .expect("tables");
     assert_eq!(fetch(&mut client, info).await.expect("rows").num_rows(), 0);
     for (pattern, want) in [("cur%", "curves"), ("_nstruments", "instruments")] {
-        let info = client.get_tables(tables(None, Some(pattern), false)).await.expect("tables");
-        assert_eq!(strings(&fetch(&mut client, info).await.expect("rows"), "table_name"), [want]);
+        let info = client
+            .get_tables(tables(None, Some(pattern), false))
+            .await
+            .expect("tables");
+        assert_eq!(
+            strings(&fetch(&mut client, info).await.expect("rows"), "table_name"),
+            [want]
+        );
     }
     // With include_schema, each table's columns travel as an IPC schema, strings as Utf8.
-    let info = client.get_tables(tables(None, Some("instruments"), true)).await.expect("tables");
+    let info = client
+        .get_tables(tables(None, Some("instruments"), true))
+        .await
+        .expect("tables");
     let batch = fetch(&mut client, info).await.expect("rows");
     let bytes = batch
         .column_by_name("table_schema")
@@ -277,12 +328,21 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
         .value(0)
         .to_vec();
     let schema = Schema::try_from(IpcMessage(bytes.into())).expect("IPC schema");
-    assert_eq!(schema.field_with_name("instrument_id").expect("column").data_type(), &DataType::Utf8);
+    assert_eq!(
+        schema
+            .field_with_name("instrument_id")
+            .expect("column")
+            .data_type(),
+        &DataType::Utf8
+    );
     assert!(schema.field_with_name("maturity_date").is_ok());
 
     let info = client.get_table_types().await.expect("table types");
     let types = fetch(&mut client, info).await.expect("rows");
-    assert_eq!(strings(&types, "table_type"), ["local temporary", "table", "view"]);
+    assert_eq!(
+        strings(&types, "table_type"),
+        ["local temporary", "table", "view"]
+    );
     // A JDBC-style filter in upper case still matches.
     let mut views = tables(None, None, false);
     views.db_schema_filter_pattern = Some("reports".into());
@@ -321,7 +381,13 @@ async fn metadata_calls_answer_what_bi_tools_ask() {
             .await,
     ] {
         let info = keys.expect("keys info");
-        assert_eq!(fetch(&mut client, info).await.expect("empty, not an error").num_rows(), 0);
+        assert_eq!(
+            fetch(&mut client, info)
+                .await
+                .expect("empty, not an error")
+                .num_rows(),
+            0
+        );
     }
     server.stop().await.expect("stop");
 }
@@ -340,7 +406,13 @@ async fn auth_refuses_wrong_passwords_and_missing_tokens() {
     assert_eq!(code(&e), Code::Unauthenticated, "{e}");
     // The token from a good login works.
     let mut client = login(&server).await;
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("query").num_rows(), 1);
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("query")
+            .num_rows(),
+        1
+    );
 
     // An open server may only listen on loopback.
     let open = ServerConfig::new("0.0.0.0:0".parse().expect("addr"));
@@ -365,7 +437,10 @@ async fn read_only_refuses_writes_and_bad_queries_do_not_stop_the_server() {
         assert_eq!(code(&e), Code::PermissionDenied, "{sql}: {e}");
         assert!(message(&e).contains("read-only"), "{e}");
     }
-    let e = client.execute_update("DROP TABLE instruments".into(), None).await.unwrap_err();
+    let e = client
+        .execute_update("DROP TABLE instruments".into(), None)
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), Code::PermissionDenied, "{e}");
     for (sql, needle) in [
         ("SELEC 1", "Expected"),
@@ -380,7 +455,13 @@ async fn read_only_refuses_writes_and_bad_queries_do_not_stop_the_server() {
         assert_eq!(code(&e), Code::InvalidArgument, "{sql}: {e}");
         assert!(message(&e).contains(needle), "{sql}: {}", message(&e));
     }
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("still serving").num_rows(), 1);
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("still serving")
+            .num_rows(),
+        1
+    );
     server.stop().await.expect("stop");
 }
 
@@ -399,7 +480,9 @@ async fn writes_when_allowed() {
         .await
         .expect("insert");
     assert_eq!(inserted, 3);
-    let total = query(&mut client, "SELECT SUM(x) FROM scratch").await.expect("sum");
+    let total = query(&mut client, "SELECT SUM(x) FROM scratch")
+        .await
+        .expect("sum");
     assert_eq!(float(&total, 0), 6.0);
     server.stop().await.expect("stop");
 }
@@ -422,7 +505,13 @@ async fn memory_limit_and_timeout_fail_one_query_cleanly() {
     .unwrap_err();
     assert_eq!(code(&e), Code::ResourceExhausted, "{e}");
     assert!(message(&e).contains("--memory-limit"), "{e}");
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("still serving").num_rows(), 1);
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("still serving")
+            .num_rows(),
+        1
+    );
     server.stop().await.expect("stop");
 
     let mut config = local_config();
@@ -430,7 +519,12 @@ async fn memory_limit_and_timeout_fail_one_query_cleanly() {
     let (server, _ctx) = server_with(config).await;
     let mut client = login(&server).await;
     let started = Instant::now();
-    match query(&mut client, &format!("SELECT COUNT(*) FROM ({HEAVY}) WHERE total > 0")).await {
+    match query(
+        &mut client,
+        &format!("SELECT COUNT(*) FROM ({HEAVY}) WHERE total > 0"),
+    )
+    .await
+    {
         Err(e) => {
             assert_eq!(code(&e), Code::DeadlineExceeded, "{e}");
             assert!(message(&e).contains("--query-timeout"), "{e}");
@@ -438,7 +532,13 @@ async fn memory_limit_and_timeout_fail_one_query_cleanly() {
         }
         Ok(_) => panic!("the heavy query finished within 0.3 s: make it heavier"),
     }
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("still serving").num_rows(), 1);
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("still serving")
+            .num_rows(),
+        1
+    );
     server.stop().await.expect("stop");
 }
 
@@ -458,12 +558,21 @@ async fn a_client_that_goes_away_cancels_its_query_and_frees_its_slot() {
     drop(client);
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.service.active_queries() > 0 {
-        assert!(Instant::now() < deadline, "the abandoned query still holds its slot");
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned query still holds its slot"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // With one slot, this only runs because the abandoned query was cancelled.
     let mut client = login(&server).await;
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("slot free").num_rows(), 1);
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("slot free")
+            .num_rows(),
+        1
+    );
     server.stop().await.expect("stop");
 }
 
@@ -471,13 +580,26 @@ async fn a_client_that_goes_away_cancels_its_query_and_frees_its_slot() {
 async fn report_views_equal_the_report_scripts() {
     let (server, ctx) = server_with(local_config()).await;
     let mut client = login(&server).await;
-    let got = query(&mut client, "SELECT * FROM reports.repricing_gap").await.expect("view");
+    let got = query(&mut client, "SELECT * FROM reports.repricing_gap")
+        .await
+        .expect("view");
     // The script, run statement by statement as the CLI does.
-    let script = std::fs::read_to_string(Path::new(REPORTS).join("repricing_gap.sql")).expect("sql");
+    let script =
+        std::fs::read_to_string(Path::new(REPORTS).join("repricing_gap.sql")).expect("sql");
     let mut last = None;
     for statement in datafusion::sql::parser::DFParser::parse_sql(&script).expect("parse") {
-        let plan = ctx.state().statement_to_plan(statement).await.expect("plan");
-        let batches = ctx.execute_logical_plan(plan).await.expect("df").collect().await.expect("run");
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .expect("plan");
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .expect("df")
+            .collect()
+            .await
+            .expect("run");
         if let Some(first) = batches.first() {
             last = Some(concat_batches(&first.schema(), &batches).expect("concat"));
         }
@@ -488,15 +610,27 @@ async fn report_views_equal_the_report_scripts() {
     assert_eq!(strings(&got, "bucket"), {
         let cast = datafusion::arrow::compute::cast(want.column(0), &DataType::Utf8).expect("cast");
         let b = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("bucket", DataType::Utf8, true)])),
+            Arc::new(Schema::new(vec![Field::new(
+                "bucket",
+                DataType::Utf8,
+                true,
+            )])),
             vec![cast],
         )
         .expect("batch");
         strings(&b, "bucket")
     });
     for column in 1..want.num_columns() {
-        let a = got.column(column).as_any().downcast_ref::<Float64Array>().expect("f64");
-        let b = want.column(column).as_any().downcast_ref::<Float64Array>().expect("f64");
+        let a = got
+            .column(column)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64");
+        let b = want
+            .column(column)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64");
         for row in 0..a.len() {
             assert!(
                 (a.value(row) - b.value(row)).abs() <= 1e-9 * b.value(row).abs().max(1.0),
@@ -534,8 +668,17 @@ async fn tls() {
         .await
         .expect("TLS connect");
     let mut client = FlightSqlServiceClient::new(channel);
-    client.handshake("alice", "wonderland").await.expect("login over TLS");
-    assert_eq!(query(&mut client, "SELECT 1").await.expect("query").num_rows(), 1);
+    client
+        .handshake("alice", "wonderland")
+        .await
+        .expect("login over TLS");
+    assert_eq!(
+        query(&mut client, "SELECT 1")
+            .await
+            .expect("query")
+            .num_rows(),
+        1
+    );
     // Plain text to a TLS server fails.
     let plain = Endpoint::from_shared(format!("http://{}", server.addr))
         .expect("url")

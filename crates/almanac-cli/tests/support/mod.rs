@@ -20,10 +20,20 @@ pub fn venv(name: &str, requirements: &str) -> PathBuf {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let interpreter = std::env::var("ALMANAC_PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(&interpreter).args(["-m", "venv"]).arg(&dir), "making the venv (is python3 with venv installed?)");
+    run(
+        Command::new(&interpreter).args(["-m", "venv"]).arg(&dir),
+        "making the venv (is python3 with venv installed?)",
+    );
     run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements),
         "installing the Python test requirements from PyPI",
     );
@@ -44,4 +54,3 @@ pub fn run(command: &mut Command, what: &str) -> String {
     );
     stdout
 }
-

@@ -111,11 +111,17 @@ impl TableProvider for InstrumentErrorsTable {
             read.extend(input_schema.index_of(crate::tables::SNAPSHOT_COLUMN).ok());
         }
         let pushed: Vec<Expr> = snapshot.clone().into_iter().collect();
-        let mut input = self.instruments.scan(state, Some(&read), &pushed, None).await?;
+        let mut input = self
+            .instruments
+            .scan(state, Some(&read), &pushed, None)
+            .await?;
         if let Some(predicate) = snapshot {
-            let df_schema = datafusion::common::DFSchema::try_from(input.schema().as_ref().clone())?;
+            let df_schema =
+                datafusion::common::DFSchema::try_from(input.schema().as_ref().clone())?;
             let physical = state.create_physical_expr(predicate, &df_schema)?;
-            input = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(physical, input)?);
+            input = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(
+                physical, input,
+            )?);
         }
         let id_at = input.schema().index_of("instrument_id")?;
         let all: Vec<OutCol> = std::iter::once(OutCol::Input(id_at))

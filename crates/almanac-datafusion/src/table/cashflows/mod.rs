@@ -246,7 +246,10 @@ impl TableProvider for CashflowsTable {
         let read: Vec<usize> = needed.into_iter().collect();
         // The snapshot filter goes to the scan too: on a partition column it prunes folders.
         let pushed: Vec<Expr> = snapshot.into_iter().collect();
-        let mut input = self.instruments.scan(state, Some(&read), &pushed, None).await?;
+        let mut input = self
+            .instruments
+            .scan(state, Some(&read), &pushed, None)
+            .await?;
         if let Some(predicate) = conjunction(input_filters) {
             let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
             let physical = state.create_physical_expr(predicate, &df_schema)?;
