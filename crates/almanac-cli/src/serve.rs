@@ -132,13 +132,14 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
         credentials.add_users_file(path)?;
     }
     if let Ok(users) = std::env::var("ALMANAC_USERS") {
-        credentials.add_users(&users, "ALMANAC_USERS")?;
+        // The variable holds comma-separated entries.
+        credentials.add_users(&users.replace(',', "\n"), "ALMANAC_USERS")?;
     }
     if let Some(path) = &args.tokens_file {
         credentials.add_tokens_file(path)?;
     }
     if let Ok(tokens) = std::env::var("ALMANAC_TOKENS") {
-        credentials.add_tokens(&tokens, "ALMANAC_TOKENS")?;
+        credentials.add_tokens(&tokens.replace(',', "\n"), "ALMANAC_TOKENS")?;
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {

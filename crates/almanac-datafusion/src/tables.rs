@@ -291,3 +291,16 @@ pub fn snapshot_filter(
     schema.index_of(SNAPSHOT_COLUMN).ok()?;
     Some(col(SNAPSHOT_COLUMN).eq(lit(datafusion::scalar::ScalarValue::Date32(Some(as_of.0)))))
 }
+
+/// `input` keeping only the rows where `predicate` (over its columns) holds.
+pub fn filter_plan(
+    state: &dyn datafusion::catalog::Session,
+    input: std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    predicate: datafusion::logical_expr::Expr,
+) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    let schema = datafusion::common::DFSchema::try_from(input.schema().as_ref().clone())?;
+    let physical = state.create_physical_expr(predicate, &schema)?;
+    Ok(std::sync::Arc::new(
+        datafusion::physical_plan::filter::FilterExec::try_new(physical, input)?,
+    ))
+}

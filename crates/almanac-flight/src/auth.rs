@@ -57,7 +57,8 @@ impl Credentials {
     }
 
     /// Adds `name:password` or `name:sha256:<64 hex digits>` entries, one per
-    /// line (a file; `#` starts a comment) or comma-separated (a variable).
+    /// line; a line starting with `#` is a comment. The password is the rest
+    /// of the line, so it may hold `:`, `,` or `#`.
     pub fn add_users(&mut self, text: &str, source: &str) -> Result<(), String> {
         for (name, secret) in entries(text, source)? {
             let hash = match secret.strip_prefix("sha256:") {
@@ -71,7 +72,7 @@ impl Credentials {
         Ok(())
     }
 
-    /// Adds `name:token` entries (same layout as users).
+    /// Adds `name:token` entries, one per line (the layout of users).
     pub fn add_tokens(&mut self, text: &str, source: &str) -> Result<(), String> {
         for (name, token) in entries(text, source)? {
             if token.len() < 16 {
@@ -101,9 +102,9 @@ impl Credentials {
 
 fn entries(text: &str, source: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for (number, line) in text.split(['\n', ',']).enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
             continue;
         }
         match line.split_once(':') {
@@ -332,6 +333,19 @@ mod tests {
         assert!(auth.user(&metadata("Bearer forged")).is_err());
         assert!(auth.user(&MetadataMap::new()).is_err());
         assert!(auth.login(&basic("alice", "wrong")).is_err());
+    }
+
+    #[test]
+    fn passwords_may_hold_separators() {
+        let mut credentials = Credentials::default();
+        credentials
+            .add_users("carol:a,b#c:d\n", "users.txt")
+            .expect("valid");
+        let auth = Authenticator::new(credentials);
+        assert_eq!(
+            auth.user(&basic("carol", "a,b#c:d")).ok().as_deref(),
+            Some("carol")
+        );
     }
 
     #[test]

@@ -107,8 +107,8 @@ def test_get_table_schema(conn):
             assert field.type == pa.string(), field
         else:
             assert field.type == lake.field(field.name).type, field
-    curves = conn.adbc_get_table_schema("eve_sensitivity_1", db_schema_filter="reports")
-    assert "delta_eve" in curves.names
+    report = conn.adbc_get_table_schema("eve_sensitivity_1", db_schema_filter="reports")
+    assert "delta_eve" in report.names
 
 
 def close(a, b):

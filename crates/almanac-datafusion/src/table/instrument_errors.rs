@@ -116,12 +116,7 @@ impl TableProvider for InstrumentErrorsTable {
             .scan(state, Some(&read), &pushed, None)
             .await?;
         if let Some(predicate) = snapshot {
-            let df_schema =
-                datafusion::common::DFSchema::try_from(input.schema().as_ref().clone())?;
-            let physical = state.create_physical_expr(predicate, &df_schema)?;
-            input = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(
-                physical, input,
-            )?);
+            input = crate::tables::filter_plan(state, input, predicate)?;
         }
         let id_at = input.schema().index_of("instrument_id")?;
         let all: Vec<OutCol> = std::iter::once(OutCol::Input(id_at))

@@ -28,12 +28,11 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema};
+use datafusion::common::Column;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 pub(crate) use output::{Expansion, OutCol, ERROR_COLUMNS};
@@ -251,9 +250,7 @@ impl TableProvider for CashflowsTable {
             .scan(state, Some(&read), &pushed, None)
             .await?;
         if let Some(predicate) = conjunction(input_filters) {
-            let df_schema = DFSchema::try_from(input.schema().as_ref().clone())?;
-            let physical = state.create_physical_expr(predicate, &df_schema)?;
-            input = Arc::new(FilterExec::try_new(physical, input)?);
+            input = crate::tables::filter_plan(state, input, predicate)?;
         }
 
         let columns: Vec<OutCol> = wanted
