@@ -7,6 +7,7 @@ mod report;
 mod run;
 mod serve;
 mod shell;
+mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +41,8 @@ fn default_sql_dir() -> PathBuf {
         way and discount, so gap reports, duration, and EVE and NII sensitivities are queries.\n\n\
         Try:  almanac sql -f sql/eve_sensitivity.sql\n      almanac functions",
     after_help = "Data: every Parquet file or folder in --data is a table named after it (instruments,\n\
-        curves, capital, ...). Without --data, the bundled demo bank is used (or $ALMANAC_DATA)."
+        curves, capital, ...), unless an almanac.toml catalog maps them (see docs/lake.md). Without\n\
+        --data, the bundled demo bank is used (or $ALMANAC_DATA)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,7 +53,7 @@ struct Cli {
 enum Command {
     /// Run SQL: a query (-c), a file of statements (-f), or an interactive shell.
     Sql {
-        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
+        /// Folder of Parquet tables, a URL (s3://bucket/prefix, gs://, az://, https://, file://) or a catalog file (almanac.toml); default: the bundled demo bank.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// SQL to run; several statements may be separated by ';'.
@@ -74,13 +76,13 @@ enum Command {
     },
     /// Run every standard report in sql/ (EVE, NII, gaps, duration) and print it.
     Report {
-        /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
+        /// Folder of Parquet tables, a URL (s3://bucket/prefix, gs://, az://, https://, file://) or a catalog file (almanac.toml); default: the bundled demo bank.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Analysis date, replacing the date written in the report files.
         #[arg(long = "as-of", value_name = "DATE", default_value = report::REPORT_DATE)]
         as_of: String,
-        /// Also write each report as CSV and Parquet, and manifest.json, into this folder.
+        /// Also write each report as CSV and Parquet, and manifest.json, into this folder or URL (s3://bucket/prefix, ...).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Folder of report files (default: the reports shipped in sql/).
@@ -133,7 +135,7 @@ fn main() -> ExitCode {
                 output,
             } => {
                 let data = data.unwrap_or_else(default_data_dir);
-                let ctx = run::session(&data).await?;
+                let (ctx, _) = run::session(&data).await?;
                 match (command, file) {
                     (Some(sql), _) => run::run_script(&ctx, &sql, format, output.as_deref()).await,
                     (None, Some(path)) => {
@@ -152,10 +154,10 @@ fn main() -> ExitCode {
             } => {
                 let data = data.unwrap_or_else(default_data_dir);
                 let sql_dir = sql_dir.unwrap_or_else(default_sql_dir);
-                let ctx = run::session(&data).await?;
+                let (ctx, lake) = run::session(&data).await?;
                 let run = report::ReportRun {
                     ctx: &ctx,
-                    data: &data,
+                    lake: &lake,
                     sql_dir: &sql_dir,
                     as_of: &as_of,
                     out: out.as_deref(),

@@ -3,35 +3,36 @@
 //! SHA-256 of every input file, engine version, settings, the SQL text run),
 //! so any figure can be reproduced and audited later.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use almanac_datafusion::AlmanacOptions;
+use almanac_datafusion::{AlmanacOptions, Lake};
 use datafusion::arrow::array::RecordBatch;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::context::SessionContext;
+use object_store::ObjectStoreExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::output::{self, Format};
 use crate::run::{message, run_collect};
+use crate::sink::Sink;
 use almanac_datafusion::reports::load_reports;
 
 pub use almanac_datafusion::reports::REPORT_DATE;
 
 pub struct ReportRun<'a> {
     pub ctx: &'a SessionContext,
-    pub data: &'a Path,
+    pub lake: &'a Lake,
     pub sql_dir: &'a Path,
     pub as_of: &'a str,
+    /// A folder or an object-store URL.
     pub out: Option<&'a Path>,
 }
 
 pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
     let reports = load_reports(report.sql_dir, report.as_of).map_err(message)?;
-    if let Some(out) = report.out {
-        fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    }
+    let sink = report.out.map(Sink::open).transpose()?;
     let mut manifest_reports = Vec::new();
     for file in &reports {
         let name = &file.name;
@@ -44,8 +45,8 @@ pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
         let mut outputs = Vec::new();
         for (batches, stem) in results.iter().zip(file.result_names(results.len())) {
             output::write(batches, Format::Table, None)?;
-            if let Some(out) = report.out {
-                outputs.extend(write_result(out, &stem, batches)?);
+            if let Some(sink) = &sink {
+                outputs.extend(write_result(sink, &stem, batches).await?);
             }
         }
         manifest_reports.push(json!({
@@ -56,105 +57,88 @@ pub async fn run(report: ReportRun<'_>) -> Result<(), String> {
             "outputs": outputs,
         }));
     }
-    if let Some(out) = report.out {
+    if let Some(sink) = &sink {
         let manifest = json!({
             "engine": "almanac",
             "version": env!("CARGO_PKG_VERSION"),
             "as_of": report.as_of,
-            "data": report.data.display().to_string(),
-            "inputs": inputs(report.data).await?,
+            "data": report.lake.catalog.as_ref().unwrap_or(&report.lake.root),
+            "inputs": inputs(report.ctx, report.lake).await?,
             "settings": settings(report.ctx).await?,
             "reports": manifest_reports,
         });
-        let path = out.join("manifest.json");
         let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        eprintln!("wrote {} reports and {}", reports.len(), path.display());
+        // Written last: a manifest means every result it lists is in place.
+        let written = sink.put("manifest.json", text.into_bytes()).await?;
+        eprintln!(
+            "wrote {} reports to {} and {written}",
+            reports.len(),
+            sink.describe()
+        );
     }
     Ok(())
 }
 
 /// Writes one result as CSV and Parquet; returns the file names.
-fn write_result(out: &Path, stem: &str, batches: &[RecordBatch]) -> Result<Vec<String>, String> {
-    let csv = out.join(format!("{stem}.csv"));
-    let parquet = out.join(format!("{stem}.parquet"));
-    output::write(batches, Format::Csv, Some(&csv))?;
-    output::write(batches, Format::Parquet, Some(&parquet))?;
-    Ok(vec![format!("{stem}.csv"), format!("{stem}.parquet")])
-}
-
-/// What identifies the inputs: for a local folder the SHA-256 of every file;
-/// in an object store each object's ETag and size (reading a whole lake back
-/// to hash it would cost as much as the reports).
-async fn inputs(data: &Path) -> Result<Value, String> {
-    let text = data.to_string_lossy();
-    match url::Url::parse(&text) {
-        Ok(url) if url.scheme() != "file" && url.scheme().len() > 1 => object_tags(&url).await,
-        Ok(url) => input_hashes(Path::new(url.path())),
-        Err(_) => input_hashes(data),
+async fn write_result(
+    sink: &Sink,
+    stem: &str,
+    batches: &[RecordBatch],
+) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for (format, extension) in [(Format::Csv, "csv"), (Format::Parquet, "parquet")] {
+        let name = format!("{stem}.{extension}");
+        sink.put(&name, output::encode(batches, format)?).await?;
+        names.push(name);
     }
+    Ok(names)
 }
 
-async fn object_tags(url: &url::Url) -> Result<Value, String> {
+/// What identifies the inputs (the catalog file and every file of every
+/// table), keyed by their path under the lake's root: for local files their
+/// SHA-256; in an object store each object's ETag and size (reading a whole
+/// lake back to hash it would cost as much as the reports).
+async fn inputs(ctx: &SessionContext, lake: &Lake) -> Result<Value, String> {
     use futures::TryStreamExt;
-    let store = almanac_datafusion::object_store_for(url).map_err(message)?;
-    let prefix = object_store::path::Path::from_url_path(url.path()).map_err(|e| e.to_string())?;
-    let objects: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| format!("listing {url}: {e}"))?;
-    let mut tags = serde_json::Map::new();
-    for object in objects {
-        let relative = object
-            .location
-            .prefix_match(&prefix)
-            .map(|parts| {
-                parts
-                    .map(|p| p.as_ref().to_string())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_else(|| object.location.to_string());
-        tags.insert(
-            relative,
-            json!({ "etag": object.e_tag, "size": object.size }),
-        );
-    }
-    Ok(Value::Object(tags))
-}
-
-/// SHA-256 of every file under the data folder, by relative path.
-fn input_hashes(data: &Path) -> Result<Value, String> {
-    let mut files = Vec::new();
-    collect_files(data, &mut files)?;
-    files.sort();
-    let mut hashes = serde_json::Map::new();
-    for file in files {
-        let bytes = fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let digest = Sha256::digest(&bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let relative = file
-            .strip_prefix(data)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        hashes.insert(relative, Value::String(hex));
-    }
-    Ok(Value::Object(hashes))
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, out)?;
-        } else {
-            out.push(path);
+    let state = ctx.state();
+    let locations = lake
+        .catalog
+        .iter()
+        .chain(lake.tables.iter().map(|t| &t.location));
+    let mut inputs = serde_json::Map::new();
+    for location in locations {
+        let failed = |e: &dyn std::fmt::Display| format!("listing the inputs in {location}: {e}");
+        let url = ListingTableUrl::parse(location).map_err(|e| failed(&e))?;
+        let store = state
+            .runtime_env()
+            .object_store(&url)
+            .map_err(|e| failed(&e))?;
+        let files: Vec<_> = url
+            .list_all_files(&state, store.as_ref(), "")
+            .await
+            .map_err(|e| failed(&e))?
+            .try_collect()
+            .await
+            .map_err(|e| failed(&e))?;
+        for file in files {
+            let full = almanac_datafusion::lake::full_url(&url, &file.location);
+            let key = full.strip_prefix(&lake.root).unwrap_or(&full).to_string();
+            let identity = if url.scheme() == "file" {
+                let bytes = async { store.get(&file.location).await?.bytes().await }
+                    .await
+                    .map_err(|e| format!("cannot read {full}: {e}"))?;
+                let hex: String = Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                Value::String(hex)
+            } else {
+                json!({ "etag": file.e_tag, "size": file.size })
+            };
+            inputs.insert(key, identity);
         }
     }
-    Ok(())
+    Ok(Value::Object(inputs))
 }
 
 /// Every `almanac.*` and execution setting of the session.

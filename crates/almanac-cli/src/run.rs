@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use almanac_datafusion::Lake;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SessionContext;
@@ -12,14 +13,14 @@ use crate::output::{self, Format};
 
 /// A session over the lake (a folder or a URL such as `s3://bucket/prefix`),
 /// with every Almanac function.
-pub async fn session(data: &Path) -> Result<SessionContext, String> {
+pub async fn session(data: &Path) -> Result<(SessionContext, Lake), String> {
     // Files can also be queried by path or URL: SELECT * FROM 's3://bank/results/x.parquet'.
     // (Not on the server, where it would open the server's own disk to clients.)
     let ctx = almanac_datafusion::new_session().enable_url_table();
-    almanac_datafusion::register_lake_url(&ctx, &location(data))
+    let lake = almanac_datafusion::register_lake_url(&ctx, &location(data))
         .await
         .map_err(message)?;
-    Ok(ctx)
+    Ok((ctx, lake))
 }
 
 /// `--data` as text: a folder or a URL.

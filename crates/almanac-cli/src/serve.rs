@@ -11,7 +11,7 @@ use crate::run::{location, message};
 /// `almanac serve`'s options.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Folder of Parquet tables, or a URL: s3://bucket/prefix, gs://, az://, https://, file:// (default: the bundled demo bank).
+    /// Folder of Parquet tables, a URL (s3://bucket/prefix, gs://, az://, https://, file://) or a catalog file (almanac.toml); default: the bundled demo bank.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port. Other than loopback needs auth.
@@ -72,7 +72,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         return Err("internal: --data and --sql-dir have no defaults".into());
     };
     let data = location(data);
-    let tables = almanac_datafusion::register_lake_url(&ctx, &data)
+    let lake = almanac_datafusion::register_lake_url(&ctx, &data)
         .await
         .map_err(message)?;
     let reports =
@@ -94,7 +94,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let summary = format!(
         "{} tables from {}, {} report views (as of {}); {}; auth: {auth}; TLS: {}; memory: {memory}; \
          timeout {} s; {} queries at once",
-        tables.len(),
+        lake.tables.len(),
         data,
         views.len(),
         args.as_of,

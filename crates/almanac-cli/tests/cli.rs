@@ -1,36 +1,14 @@
 //! The `almanac` command as users and scripts call it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+
+use support::{almanac, generate, text, ROOT};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn almanac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_almanac"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("ALMANAC_DATA")
-        .output()
-        .expect("run almanac")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn generate(dir: &Path, n: &str, seed: &str) {
-    let out = almanac(&[
-        "generate",
-        "--instruments",
-        n,
-        "--seed",
-        seed,
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    PathBuf::from(ROOT)
 }
 
 #[test]

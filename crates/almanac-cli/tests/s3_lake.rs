@@ -2,7 +2,10 @@
 //! `moto[server]`, in a venv made here) holds the demo bank, flat and
 //! Hive-partitioned by `as_of_date`; every report run from `s3://` equals the
 //! local run, partition pruning lists fewer files, results are written back
-//! with COPY and read again, and store failures give plain messages.
+//! with COPY and `report --out s3://…` and read again, a catalog in the bucket
+//! maps tables across prefixes (Parquet and CSV), `almanac serve` serves the
+//! S3 lake over Flight SQL, and store failures (unknown bucket, refused
+//! credentials, unreachable endpoint) give plain messages.
 
 mod support;
 
@@ -11,9 +14,15 @@ use std::path::Path;
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use support::{run, venv, ROOT};
+use support::{failure, ok, run, same_csv, venv, ROOT};
 
 const ALMANAC: &str = env!("CARGO_BIN_EXE_almanac");
+
+const GET_OBJECT: &str = "import sys, boto3
+endpoint, bucket, key = sys.argv[1:4]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name='us-east-1',
+                  aws_access_key_id='test', aws_secret_access_key='test')
+sys.stdout.write(s3.get_object(Bucket=bucket, Key=key)['Body'].read().decode())";
 
 /// A moto S3 server on a free loopback port, stopped on drop.
 struct Moto {
@@ -23,6 +32,11 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// `env` configures moto, e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0` to check every signature.
+    fn start_with(env: &[(&str, &str)]) -> Self {
         let python = venv("moto", "requirements-moto.txt");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -31,6 +45,7 @@ impl Moto {
         let server = python.with_file_name("moto_server");
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -62,15 +77,36 @@ impl Moto {
 
     /// `almanac` with the S3 environment pointing at this server.
     fn almanac(&self, args: &[&str]) -> Output {
-        Command::new(ALMANAC)
+        self.command(args).output().expect("run almanac")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(ALMANAC);
+        command
             .args(args)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .expect("run almanac")
+            .env("AWS_REGION", "us-east-1");
+        command
+    }
+
+    /// The text of `s3://bucket/key`.
+    fn get(&self, bucket: &str, key: &str) -> String {
+        let python = venv("moto", "requirements-moto.txt");
+        run(
+            Command::new(python).args(["-c", GET_OBJECT, &self.endpoint, bucket, key]),
+            "reading an object back",
+        )
+    }
+
+    /// Uploads one file's `bytes` as `s3://bucket/key`.
+    fn put(&self, bucket: &str, key: &str, bytes: &str) {
+        let folder = tempfile::tempdir().expect("tmp");
+        let (prefix, name) = key.rsplit_once('/').expect("a key with a folder");
+        std::fs::write(folder.path().join(name), bytes).expect("write");
+        self.upload(bucket, prefix, folder.path());
     }
 }
 
@@ -78,48 +114,6 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failure(out: Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Two CSV files equal cell by cell, numbers within one unit of their rounding
-/// (partial sums may add in another order between runs).
-fn same_csv(a: &str, b: &str, name: &str) {
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    assert_eq!(a.len(), b.len(), "{name}: row counts");
-    for (row, (x, y)) in a.iter().zip(&b).enumerate() {
-        for (cx, cy) in x.split(',').zip(y.split(',')) {
-            if cx == cy {
-                continue;
-            }
-            let (nx, ny) = match (cx.parse::<f64>(), cy.parse::<f64>()) {
-                (Ok(nx), Ok(ny)) => (nx, ny),
-                _ => panic!("{name} row {row}: {cx} vs {cy}"),
-            };
-            let unit = if nx.fract() == 0.0 && ny.fract() == 0.0 {
-                1.0
-            } else {
-                0.01
-            };
-            assert!(
-                (nx - ny).abs() <= unit + 1e-9 * ny.abs(),
-                "{name} row {row}: {cx} vs {cy}"
-            );
-        }
     }
 }
 
@@ -282,7 +276,128 @@ fn the_lake_in_s3() {
     );
     assert!(round_trip.trim_end().ends_with("n\n2"), "{round_trip}");
 
-    // 4. Failures in plain words.
+    // 4. A report pack written to the bucket. Each object is one PUT, whole or
+    //    absent; the manifest comes last. The result prefix is itself a lake.
+    let eve_only = work.path().join("eve-only");
+    std::fs::create_dir_all(&eve_only).expect("mkdir");
+    std::fs::copy(
+        Path::new(ROOT).join("sql/eve_sensitivity.sql"),
+        eve_only.join("eve_sensitivity.sql"),
+    )
+    .expect("copy report");
+    let eve_only = eve_only.to_str().expect("utf8");
+    ok(
+        moto.almanac(&[
+            "report",
+            "--data",
+            "s3://bank/demo",
+            "--sql-dir",
+            eve_only,
+            "--out",
+            "s3://bank/results/2025-12-31",
+        ]),
+        "report --out s3://",
+    );
+    let results = |sql: &str| {
+        ok(
+            moto.almanac(&[
+                "sql",
+                "--data",
+                "s3://bank/results/2025-12-31",
+                "--format",
+                "csv",
+                "-c",
+                sql,
+            ]),
+            sql,
+        )
+    };
+    assert_eq!(
+        results(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = 'public' ORDER BY 1"
+        ),
+        "table_name\neve_sensitivity_1\neve_sensitivity_2\n"
+    );
+    let local_csv =
+        |stem: &str| std::fs::read_to_string(local.join(format!("{stem}.csv"))).expect("local csv");
+    for stem in ["eve_sensitivity_1", "eve_sensitivity_2"] {
+        let back = results(&format!("SELECT * FROM {stem}"));
+        same_csv(&local_csv(stem), &back, stem);
+    }
+    let manifest = moto.get("bank", "results/2025-12-31/manifest.json");
+    assert!(
+        manifest.contains("\"eve_sensitivity_2.parquet\"") && manifest.contains("s3://bank/demo/"),
+        "{manifest}"
+    );
+
+    // 5. A catalog in the bucket maps tables across prefixes, Parquet and CSV.
+    let capital = ok(
+        moto.almanac(&["sql", "--format", "csv", "-c", "SELECT * FROM capital"]),
+        "capital",
+    );
+    moto.put(
+        "bank",
+        "mapped/reference/capital.csv",
+        &capital.replace(',', ";"),
+    );
+    moto.put(
+        "bank",
+        "mapped/almanac.toml",
+        r#"[tables.instruments]
+location = "s3://bank/partitioned/instruments/"
+[tables.curves]
+location = "../demo/curves.parquet"
+[tables.fx_rates]
+location = "s3://bank/demo/fx_rates.parquet"
+[tables.capital]
+location = "reference/capital.csv"
+format = "csv"
+delimiter = ";"
+columns = { tier1_capital = "double" }
+"#,
+    );
+    let mapped = work.path().join("mapped");
+    ok(
+        moto.almanac(&[
+            "report",
+            "--data",
+            "s3://bank/mapped",
+            "--sql-dir",
+            eve_only,
+            "--out",
+            mapped.to_str().expect("utf8"),
+        ]),
+        "reports through an S3 catalog",
+    );
+    for stem in ["eve_sensitivity_1", "eve_sensitivity_2"] {
+        let through_catalog =
+            std::fs::read_to_string(mapped.join(format!("{stem}.csv"))).expect("csv");
+        same_csv(&local_csv(stem), &through_catalog, stem);
+    }
+
+    // 6. `almanac serve` on the S3 lake (through its catalog file) over Flight SQL.
+    let mut server = moto
+        .command(&[
+            "serve",
+            "--data",
+            "s3://bank/mapped/almanac.toml",
+            "--sql-dir",
+            eve_only,
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start almanac serve");
+    let addr = listening_address(&mut server);
+    let served = flight_csv(&addr, "SELECT * FROM reports.eve_sensitivity_1");
+    let _ = server.kill();
+    let _ = server.wait();
+    same_csv(&local_csv("eve_sensitivity_1"), &served, "served from s3");
+
+    // 7. Failures in plain words.
     let e = failure(moto.almanac(&[
         "sql",
         "--data",
@@ -312,4 +427,78 @@ fn the_lake_in_s3() {
         .expect("run");
     let e = failure(out);
     assert!(e.contains("cannot be reached"), "{e}");
+}
+
+/// Waits for `almanac serve` to say where it listens; its address. Its
+/// stderr (the query log) is drained meanwhile, so the server never writes
+/// into a closed pipe.
+fn listening_address(server: &mut Child) -> String {
+    use std::io::BufRead;
+    let stderr = server.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut said = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.split("listening on grpc://").nth(1) {
+                let _ = tx.send(Ok(addr.trim().to_string()));
+            }
+            said.push(line);
+        }
+        let _ = tx.send(Err(said.join("\n")));
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(said)) => panic!("almanac serve stopped before listening:\n{said}"),
+        Err(e) => panic!("almanac serve did not say where it listens: {e}"),
+    }
+}
+
+/// A query over Flight SQL, as CSV.
+fn flight_csv(addr: &str, sql: &str) -> String {
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use futures::TryStreamExt;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let batches = runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
+        let mut client = FlightSqlServiceClient::new(channel);
+        let info = client
+            .execute(sql.to_string(), None)
+            .await
+            .expect("execute");
+        let mut batches = Vec::new();
+        for endpoint in info.endpoint {
+            let ticket = endpoint.ticket.expect("ticket");
+            let stream = client.do_get(ticket).await.expect("do_get");
+            batches.extend(stream.try_collect::<Vec<_>>().await.expect("batches"));
+        }
+        batches
+    });
+    let mut csv = Vec::new();
+    {
+        let mut writer = datafusion::arrow::csv::Writer::new(&mut csv);
+        for batch in &batches {
+            writer.write(batch).expect("csv");
+        }
+    }
+    String::from_utf8(csv).expect("utf8")
+}
+
+/// A store that checks signatures refuses unknown keys, and says so.
+#[test]
+fn refused_credentials_are_named() {
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let e = failure(moto.almanac(&["sql", "--data", "s3://bank/demo", "-c", "SELECT 1"]));
+    assert!(
+        e.contains("s3://bank/demo/")
+            && e.contains("the credentials were refused")
+            && e.contains("InvalidAccessKeyId: The AWS Access Key Id you provided does not exist"),
+        "{e}"
+    );
 }

@@ -23,7 +23,7 @@ pub mod docs;
 mod error;
 pub mod generator;
 mod instruments;
-mod lake;
+pub mod lake;
 mod market;
 pub mod reports;
 pub mod settings;
@@ -38,7 +38,9 @@ use datafusion::prelude::SessionConfig;
 
 pub use docs::{all_functions, FunctionDoc};
 pub use error::user_message;
-pub use lake::{object_store_for, register_lake, register_lake_url, LakeTable};
+pub use lake::{
+    explain_store_error, object_store_for, register_lake, register_lake_url, Lake, LakeTable,
+};
 pub use settings::AlmanacOptions;
 
 /// Registers every Almanac function in a session.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -53,4 +53,76 @@ pub fn run(command: &mut Command, what: &str) -> String {
         output.status
     );
     stdout
+}
+
+/// `almanac` run from the repository root, without `$ALMANAC_DATA`.
+pub fn almanac(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args(args)
+        .current_dir(ROOT)
+        .env_remove("ALMANAC_DATA")
+        .output()
+        .expect("run almanac")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A synthetic bank of `n` instruments in `dir`.
+pub fn generate(dir: &Path, n: &str, seed: &str) {
+    let out = almanac(&[
+        "generate",
+        "--instruments",
+        n,
+        "--seed",
+        seed,
+        "--out",
+        dir.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The stdout of a command that must succeed.
+pub fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of a command that must fail.
+pub fn failure(out: Output) -> String {
+    assert!(!out.status.success(), "should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Two CSV files equal cell by cell, numbers within one unit of their rounding
+/// (partial sums may add in another order between runs).
+pub fn same_csv(a: &str, b: &str, name: &str) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    assert_eq!(a.len(), b.len(), "{name}: row counts");
+    for (row, (x, y)) in a.iter().zip(&b).enumerate() {
+        for (cx, cy) in x.split(',').zip(y.split(',')) {
+            if cx == cy {
+                continue;
+            }
+            let (nx, ny) = match (cx.parse::<f64>(), cy.parse::<f64>()) {
+                (Ok(nx), Ok(ny)) => (nx, ny),
+                _ => panic!("{name} row {row}: {cx} vs {cy}"),
+            };
+            let unit = if nx.fract() == 0.0 && ny.fract() == 0.0 {
+                1.0
+            } else {
+                0.01
+            };
+            assert!(
+                (nx - ny).abs() <= unit + 1e-9 * ny.abs(),
+                "{name} row {row}: {cx} vs {cy}"
+            );
+        }
+    }
 }

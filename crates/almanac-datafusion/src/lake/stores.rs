@@ -91,5 +91,44 @@ pub fn explain(url: &Url, e: &object_store::Error) -> String {
     } else {
         "the object store refused the request"
     };
-    format!("{url}: {hint}: {text}")
+    format!("{url}: {hint}: {}", condensed(&text))
+}
+
+/// An S3-style XML error body cut down to its code and message; other text as is.
+fn condensed(text: &str) -> String {
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        let end = start + text[start..].find(close)?;
+        Some(&text[start..end])
+    };
+    match (
+        between("<Code>", "</Code>"),
+        between("<Message>", "</Message>"),
+    ) {
+        (Some(code), Some(message)) => {
+            let before = text
+                .find("<?xml")
+                .or_else(|| text.find("<Error>"))
+                .unwrap_or(0);
+            format!("{}{code}: {message}", &text[..before])
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_error_bodies_are_condensed() {
+        let text = "Error performing GET http://h/bank: 403 Forbidden: <?xml version=\"1.0\"?>\
+                    <Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message>\
+                    <RequestId>x</RequestId></Error>";
+        assert_eq!(
+            condensed(text),
+            "Error performing GET http://h/bank: 403 Forbidden: InvalidAccessKeyId: No such key."
+        );
+        assert_eq!(condensed("plain failure"), "plain failure");
+    }
 }
