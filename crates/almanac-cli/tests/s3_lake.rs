@@ -397,7 +397,58 @@ columns = { tier1_capital = "double" }
     let _ = server.wait();
     same_csv(&local_csv("eve_sensitivity_1"), &served, "served from s3");
 
-    // 7. Failures in plain words.
+    // 7. Keys from an AWS profile when the environment has none.
+    let aws = work.path().join("aws-credentials");
+    std::fs::write(
+        &aws,
+        "[default]\naws_access_key_id = wrong\n[alm]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .expect("credentials file");
+    let with_profile = |profile: &str| {
+        moto.command(&[
+            "sql",
+            "--data",
+            "s3://bank/demo",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT COUNT(*) AS n FROM capital",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_SHARED_CREDENTIALS_FILE", &aws)
+        .env("AWS_CONFIG_FILE", work.path().join("no-config"))
+        .env("AWS_PROFILE", profile)
+        .output()
+        .expect("run almanac")
+    };
+    assert_eq!(ok(with_profile("alm"), "keys from a profile"), "n\n1\n");
+    let e = failure(with_profile("nobody"));
+    assert!(e.contains("AWS_PROFILE=nobody: no such profile"), "{e}");
+
+    // 8. A snapshot written with other column types is named, files and all.
+    let bad = work.path().join("bad");
+    let folder = bad.join("instruments");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::copy(demo.join("curves.parquet"), bad.join("curves.parquet")).expect("copy");
+    let copy = format!(
+        "COPY (SELECT *, DATE '2025-12-31' AS as_of_date FROM instruments) TO '{0}/' \
+           STORED AS PARQUET PARTITIONED BY (as_of_date); \
+         COPY (SELECT instrument_id, CAST(balance AS VARCHAR) AS balance, DATE '2025-11-30' AS as_of_date \
+           FROM instruments) TO '{0}/' STORED AS PARQUET PARTITIONED BY (as_of_date)",
+        folder.display()
+    );
+    ok(moto.almanac(&["sql", "-c", &copy]), "a mismatched snapshot");
+    moto.upload("bank", "bad", &bad);
+    let e = failure(moto.almanac(&["sql", "--data", "s3://bank/bad", "-c", "SELECT 1"]));
+    assert!(
+        e.contains("table 'instruments' (s3://bank/bad/instruments/)")
+            && e.contains("disagree on column 'balance'")
+            && e.contains("s3://bank/bad/instruments/as_of_date=2025-11-30/"),
+        "{e}"
+    );
+
+    // 9. Failures in plain words.
     let e = failure(moto.almanac(&[
         "sql",
         "--data",

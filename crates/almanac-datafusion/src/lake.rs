@@ -25,6 +25,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
+mod aws_profile;
 pub mod catalog;
 mod stores;
 

@@ -4,9 +4,9 @@
 //! - `s3://bucket/prefix`: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //!   `AWS_SESSION_TOKEN`, `AWS_REGION`, web identity / ECS / instance
 //!   credentials; `AWS_ENDPOINT_URL` for S3-compatible stores (MinIO, Ceph),
-//!   with `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint. (AWS profiles in
-//!   `~/.aws/config` are not read: export the keys, e.g. with
-//!   `eval "$(aws configure export-credentials --format env)"`.)
+//!   with `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint; without keys in the
+//!   environment, the keys of the profile `$AWS_PROFILE` (else `default`) in
+//!   `~/.aws/credentials` and `~/.aws/config`.
 //! - `gs://bucket/prefix`: `GOOGLE_APPLICATION_CREDENTIALS` or
 //!   `GOOGLE_SERVICE_ACCOUNT`, else the gcloud default credentials.
 //! - `az://container/prefix`: `AZURE_STORAGE_ACCOUNT_NAME` with
@@ -41,7 +41,8 @@ pub fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
     let bucket_url = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
     let built: object_store::Result<Arc<dyn ObjectStore>> = match url.scheme() {
         "file" => return Ok(Arc::new(LocalFileSystem::new())),
-        "s3" | "s3a" => AmazonS3Builder::from_env()
+        "s3" | "s3a" => super::aws_profile::with_profile(AmazonS3Builder::from_env())
+            .map_err(|e| DataFusionError::Plan(format!("{url}: {e}")))?
             .with_url(bucket_url)
             .with_retry(retries())
             .build()
