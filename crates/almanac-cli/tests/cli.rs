@@ -142,7 +142,7 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
         ),
         (
             vec!["sql", "--data", "/no/such/folder", "-c", "SELECT 1"],
-            "data folder /no/such/folder does not exist",
+            "/no/such/folder does not exist or cannot be read",
         ),
         (
             vec!["sql", "-f", "/no/such.sql"],
