@@ -7,10 +7,14 @@ use std::process::{Command, Output};
 
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
-/// A venv with `requirements` installed, reused while the file is unchanged.
+/// A venv with `tests/python/<requirements>` installed, reused while the file is unchanged.
 pub fn venv(name: &str, requirements: &str) -> PathBuf {
-    let requirements = Path::new(ROOT).join("tests/python").join(requirements);
-    let wanted = std::fs::read_to_string(&requirements)
+    venv_from(name, &Path::new(ROOT).join("tests/python").join(requirements))
+}
+
+/// A venv named `name` with the requirements file installed.
+pub fn venv_from(name: &str, requirements: &Path) -> PathBuf {
+    let wanted = std::fs::read_to_string(requirements)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", requirements.display()));
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("venv-{name}"));
     let python = dir.join("bin/python");
@@ -34,7 +38,7 @@ pub fn venv(name: &str, requirements: &str) -> PathBuf {
                 "--disable-pip-version-check",
                 "-r",
             ])
-            .arg(&requirements),
+            .arg(requirements),
         "installing the Python test requirements from PyPI",
     );
     std::fs::write(&stamp, wanted).expect("write the venv stamp");

@@ -1,0 +1,137 @@
+//! Micro-benchmarks of the finance core's hot kernels (criterion):
+//! month arithmetic, each day count, schedule generation, annuity amounts,
+//! curve interpolation and discounting, Basel shock evaluation, and one
+//! instrument's whole projection.
+//!
+//!     cargo bench --bench kernels
+
+use std::hint::black_box;
+
+use almanac_core::cashflow::level_payment;
+use almanac_core::schedule::backward_schedule;
+use almanac_core::{
+    Amortization, BaselShock, BusinessDayRule, Calendar, Curve, Date, DayCount, Instrument,
+    Projector, RateFloor, Scenario, ScenarioCurve, Shift, ShockSizeTable, Side,
+};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn date(y: i32, m: u32, d: u32) -> Date {
+    Date::from_ymd(y, m, d).unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
+}
+
+fn usd_curve() -> Curve {
+    let nodes = [
+        ("1M", 0.043), ("3M", 0.042), ("6M", 0.041), ("1Y", 0.040), ("2Y", 0.038),
+        ("3Y", 0.037), ("5Y", 0.037), ("7Y", 0.038), ("10Y", 0.039), ("20Y", 0.041),
+        ("30Y", 0.040),
+    ];
+    let nodes = nodes.iter().map(|(t, r)| (t.to_string(), *r)).collect();
+    Curve::new("USD_SOFR", "USD", nodes).expect("curve")
+}
+
+fn mortgage() -> Instrument {
+    Instrument {
+        side: Side::Asset,
+        balance: 250_000.0,
+        start_date: date(2020, 3, 15),
+        maturity_date: Some(date(2050, 3, 15)),
+        rate: 0.045,
+        floating: None,
+        payment_months: 1,
+        amortization: Amortization::Annuity,
+        day_count: DayCount::Thirty360,
+        business_day: BusinessDayRule::Following,
+        prepayment_rate: 0.06,
+        behavioral_months: 60,
+    }
+}
+
+fn dates(c: &mut Criterion) {
+    let d = date(2025, 12, 31);
+    c.bench_function("date/add_months", |b| {
+        b.iter(|| black_box(d).add_months(black_box(7)))
+    });
+    c.bench_function("date/from_ymd", |b| {
+        b.iter(|| Date::from_ymd(black_box(2031), black_box(2), black_box(28)))
+    });
+}
+
+fn day_counts(c: &mut Criterion) {
+    let (start, end) = (date(2025, 1, 31), date(2025, 7, 31));
+    for dc in [
+        DayCount::Act360,
+        DayCount::Act365F,
+        DayCount::Thirty360,
+        DayCount::Thirty360E,
+        DayCount::ActActIsda,
+    ] {
+        c.bench_function(&format!("day_count/{}", dc.code()), |b| {
+            b.iter(|| black_box(dc).year_frac(black_box(start), black_box(end)))
+        });
+    }
+}
+
+fn schedules(c: &mut Criterion) {
+    let calendar = Calendar::weekends_only();
+    let mut out = Vec::with_capacity(512);
+    c.bench_function("schedule/30y_monthly_following", |b| {
+        b.iter(|| {
+            out.clear();
+            backward_schedule(
+                black_box(date(2020, 3, 15)),
+                black_box(date(2050, 3, 15)),
+                1,
+                BusinessDayRule::Following,
+                &calendar,
+                Some(date(2025, 12, 31)),
+                &mut out,
+            );
+            out.len()
+        })
+    });
+}
+
+fn annuity(c: &mut Criterion) {
+    c.bench_function("annuity/level_payment", |b| {
+        b.iter(|| level_payment(black_box(250_000.0), black_box(0.045 / 12.0), black_box(291)))
+    });
+}
+
+fn curves(c: &mut Criterion) {
+    let curve = usd_curve();
+    c.bench_function("curve/zero_rate_interpolated", |b| {
+        b.iter(|| curve.zero_rate(black_box(4.37)))
+    });
+    c.bench_function("curve/discount_factor", |b| {
+        b.iter(|| curve.discount_factor(black_box(4.37)))
+    });
+    let table = ShockSizeTable::default();
+    let steepener = Scenario::uniform("steepener", Shift::Basel(BaselShock::Steepener));
+    let shocked = ScenarioCurve::new(&curve, &steepener, &table, RateFloor::parse("eu").expect("floor"));
+    c.bench_function("shock/basel_steepener_discount_factor", |b| {
+        b.iter(|| shocked.discount_factor(black_box(4.37)))
+    });
+    let sizes = table.sizes("USD");
+    c.bench_function("shock/basel_shift_bp", |b| {
+        b.iter(|| BaselShock::Flattener.shift_bp(black_box(&sizes), black_box(4.37)))
+    });
+}
+
+fn projection(c: &mut Criterion) {
+    let calendar = Calendar::weekends_only();
+    let mut projector = Projector::new(date(2025, 12, 31), &calendar);
+    let inst = mortgage();
+    let mut flows = Vec::with_capacity(512);
+    c.bench_function("projection/30y_annuity_with_prepayment", |b| {
+        b.iter(|| {
+            flows.clear();
+            projector
+                .project("M1", black_box(&inst), None, &mut flows)
+                .expect("project");
+            flows.len()
+        })
+    });
+}
+
+criterion_group!(kernels, dates, day_counts, schedules, annuity, curves, projection);
+criterion_main!(kernels);
