@@ -11,8 +11,14 @@ mod support;
 
 fn main() -> ExitCode {
     // Cargo passes --bench to every bench binary; the rest is for e2e.py.
-    let options: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let python = support::venv_from("bench", &Path::new(support::ROOT).join("benches/requirements.txt"));
+    let options: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let python = support::venv_from(
+        "bench",
+        &Path::new(support::ROOT).join("benches/requirements.txt"),
+    );
     let status = Command::new(python)
         .arg(Path::new(support::ROOT).join("benches/e2e.py"))
         .args(["--almanac", env!("CARGO_BIN_EXE_almanac")])

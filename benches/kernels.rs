@@ -21,8 +21,16 @@ fn date(y: i32, m: u32, d: u32) -> Date {
 
 fn usd_curve() -> Curve {
     let nodes = [
-        ("1M", 0.043), ("3M", 0.042), ("6M", 0.041), ("1Y", 0.040), ("2Y", 0.038),
-        ("3Y", 0.037), ("5Y", 0.037), ("7Y", 0.038), ("10Y", 0.039), ("20Y", 0.041),
+        ("1M", 0.043),
+        ("3M", 0.042),
+        ("6M", 0.041),
+        ("1Y", 0.040),
+        ("2Y", 0.038),
+        ("3Y", 0.037),
+        ("5Y", 0.037),
+        ("7Y", 0.038),
+        ("10Y", 0.039),
+        ("20Y", 0.041),
         ("30Y", 0.040),
     ];
     let nodes = nodes.iter().map(|(t, r)| (t.to_string(), *r)).collect();
@@ -93,7 +101,13 @@ fn schedules(c: &mut Criterion) {
 
 fn annuity(c: &mut Criterion) {
     c.bench_function("annuity/level_payment", |b| {
-        b.iter(|| level_payment(black_box(250_000.0), black_box(0.045 / 12.0), black_box(291)))
+        b.iter(|| {
+            level_payment(
+                black_box(250_000.0),
+                black_box(0.045 / 12.0),
+                black_box(291),
+            )
+        })
     });
 }
 
@@ -107,7 +121,12 @@ fn curves(c: &mut Criterion) {
     });
     let table = ShockSizeTable::default();
     let steepener = Scenario::uniform("steepener", Shift::Basel(BaselShock::Steepener));
-    let shocked = ScenarioCurve::new(&curve, &steepener, &table, RateFloor::parse("eu").expect("floor"));
+    let shocked = ScenarioCurve::new(
+        &curve,
+        &steepener,
+        &table,
+        RateFloor::parse("eu").expect("floor"),
+    );
     c.bench_function("shock/basel_steepener_discount_factor", |b| {
         b.iter(|| shocked.discount_factor(black_box(4.37)))
     });

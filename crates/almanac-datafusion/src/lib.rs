@@ -34,6 +34,8 @@ pub mod udf;
 use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 
 pub use docs::{all_functions, FunctionDoc};
@@ -78,7 +80,18 @@ pub fn session_config() -> SessionConfig {
 
 /// A session with every Almanac function registered.
 pub fn new_session() -> SessionContext {
-    let ctx = SessionContext::new_with_config(session_config());
+    session_with(session_config(), Arc::new(RuntimeEnv::default()))
+}
+
+/// A session with every Almanac function and optimizer rule, on `config` and `runtime`.
+pub fn session_with(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(table::cashflows::presum::PresumCashflows))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     register_all(&ctx);
     ctx
 }

@@ -20,6 +20,9 @@ extensions_options! {
         /// Scale prepayment and run-off rates by scenario as EU rules prescribe:
         /// x 0.8 under parallel_up, steepener and short_up, x 1.2 under the other three shocks.
         pub behavioural_multipliers: bool, default = false
+        /// Sum flows inside `cashflows()` when the query only sums them by key (EVE,
+        /// liquidity ladders): the same results, far fewer rows. Off only to compare.
+        pub presum: bool, default = true
     }
 }
 

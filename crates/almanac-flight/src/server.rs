@@ -32,9 +32,7 @@ pub fn server_session(limits: &Limits) -> Result<SessionContext, ServerError> {
     let runtime = runtime
         .build_arc()
         .map_err(|e| ServerError::Config(format!("cannot set up the query runtime: {e}")))?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    almanac_datafusion::register_all(&ctx);
-    Ok(ctx)
+    Ok(almanac_datafusion::session_with(config, runtime))
 }
 
 /// A server running in the background (tests, embedding).

@@ -9,7 +9,10 @@ pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// A venv with `tests/python/<requirements>` installed, reused while the file is unchanged.
 pub fn venv(name: &str, requirements: &str) -> PathBuf {
-    venv_from(name, &Path::new(ROOT).join("tests/python").join(requirements))
+    venv_from(
+        name,
+        &Path::new(ROOT).join("tests/python").join(requirements),
+    )
 }
 
 /// A venv named `name` with the requirements file installed.

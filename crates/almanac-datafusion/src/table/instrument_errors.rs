@@ -133,6 +133,7 @@ impl TableProvider for InstrumentErrorsTable {
             schema: Arc::new(self.schema.project(&wanted)?),
             batch_size: state.config().batch_size(),
             horizon_months: 0,
+            presum: None,
         };
         let (market_inputs, market_spec) = self.market.plan(state).await?;
         Ok(Arc::new(CashflowsExec::new(

@@ -54,6 +54,32 @@ impl CashflowsExec {
     }
 }
 
+impl CashflowsExec {
+    pub(crate) fn config(&self) -> &CashflowsConfig {
+        &self.config
+    }
+
+    /// The same operator, summing the flagged output columns by the others.
+    pub(crate) fn with_presum(&self, summed: Vec<bool>) -> CashflowsExec {
+        let config = CashflowsConfig {
+            mode: self.config.mode,
+            as_of: self.config.as_of,
+            lenient: self.config.lenient,
+            columns: self.config.columns.clone(),
+            schema: self.config.schema.clone(),
+            batch_size: self.config.batch_size,
+            horizon_months: self.config.horizon_months,
+            presum: Some(summed),
+        };
+        CashflowsExec::new(
+            Arc::clone(&self.instruments),
+            self.market_inputs.clone(),
+            self.market_spec.clone(),
+            Arc::new(config),
+        )
+    }
+}
+
 impl DisplayAs for CashflowsExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let scenarios = match &self.market_spec.scenarios {
@@ -62,9 +88,14 @@ impl DisplayAs for CashflowsExec {
         };
         write!(
             f,
-            "CashflowsExec: as_of={}, scenarios={scenarios}, columns={}",
+            "CashflowsExec: as_of={}, scenarios={scenarios}, columns={}{}",
             self.market_spec.as_of,
-            self.config.columns.len()
+            self.config.columns.len(),
+            if self.config.presum.is_some() {
+                ", presum"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -129,7 +160,7 @@ impl ExecutionPlan for CashflowsExec {
         );
         let stream = futures::stream::once(async move {
             let market = market.await?;
-            Ok::<_, DataFusionError>(CashflowStream::new(input, market, config))
+            CashflowStream::new(input, market, config)
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(

@@ -19,6 +19,7 @@
 
 pub(crate) mod exec;
 mod output;
+pub(crate) mod presum;
 pub(crate) mod stream;
 
 use std::collections::BTreeSet;
@@ -277,6 +278,7 @@ impl TableProvider for CashflowsTable {
             columns,
             schema,
             batch_size: state.config().batch_size(),
+            presum: None,
         };
         Ok(Arc::new(exec::CashflowsExec::new(
             input,

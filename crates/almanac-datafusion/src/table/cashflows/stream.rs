@@ -2,6 +2,7 @@
 //! batches out, a bounded number of rows at a time so memory stays flat.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +17,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 
 use super::output::{FlowBuffer, OutCol};
+use super::presum::Presum;
 use crate::instruments::{InstrumentBatch, ValidRow};
 use crate::market::Market;
 
@@ -43,6 +45,8 @@ pub(crate) struct CashflowsConfig {
     pub batch_size: usize,
     /// Months of `nii_projection()`; 0 for the other functions.
     pub horizon_months: u32,
+    /// Set by the presum rule: which output columns are summed inside the operator.
+    pub presum: Option<Vec<bool>>,
 }
 
 pub(crate) struct CashflowStream {
@@ -59,6 +63,10 @@ pub(crate) struct CashflowStream {
     reprices: Vec<Reprice>,
     /// Scratch space for one instrument's months of earnings.
     months: Vec<NiiMonth>,
+    /// Sums by key, when the presum rule applies.
+    presum: Option<Presum>,
+    /// Batches ready to emit (from the sums).
+    pending: VecDeque<RecordBatch>,
 }
 
 impl CashflowStream {
@@ -66,9 +74,17 @@ impl CashflowStream {
         input: SendableRecordBatchStream,
         market: Arc<Market>,
         config: Arc<CashflowsConfig>,
-    ) -> Self {
+    ) -> Result<Self> {
         let scenario_names = market.scenarios.iter().map(|s| s.name.clone()).collect();
-        CashflowStream {
+        let presum = match config.presum {
+            Some(_) => Some(Presum::new(
+                &config,
+                &input.schema(),
+                market.scenarios.len(),
+            )?),
+            None => None,
+        };
+        Ok(CashflowStream {
             input,
             market,
             config,
@@ -79,12 +95,17 @@ impl CashflowStream {
             flows: Vec::with_capacity(512),
             reprices: Vec::with_capacity(512),
             months: Vec::with_capacity(128),
-        }
+            presum,
+            pending: VecDeque::new(),
+        })
     }
 
     /// Expands rows of the current batch until the output is full or the batch
     /// is done; returns the output batch if there is one to emit.
     fn expand_current(&mut self) -> Result<Option<RecordBatch>> {
+        if self.presum.is_some() {
+            return self.sum_current();
+        }
         let Some((batch, instruments)) = &self.current else {
             return Ok(None);
         };
@@ -157,6 +178,89 @@ impl CashflowStream {
         }
         Ok(out)
     }
+}
+
+impl CashflowStream {
+    /// Adds the flows of every row of the current batch to the sums; emits
+    /// only when the sums must be flushed to bound memory.
+    fn sum_current(&mut self) -> Result<Option<RecordBatch>> {
+        let (Some((batch, instruments)), Some(presum)) = (&self.current, self.presum.as_mut())
+        else {
+            return Ok(None);
+        };
+        let market = &self.market;
+        let mut projector = Projector::new(self.config.as_of, &market.calendar);
+        for row in 0..batch.num_rows() {
+            let summed = sum_row(
+                instruments,
+                row,
+                market,
+                &mut projector,
+                &mut self.flows,
+                presum,
+            );
+            match summed {
+                Ok(()) => {}
+                Err(_) if self.config.lenient => {}
+                Err(e) => {
+                    self.current = None;
+                    return Err(contract_violation(e));
+                }
+            }
+        }
+        self.current = None;
+        if presum.needs_flush() {
+            let batches =
+                presum.drain(&self.config, &self.scenario_names, self.config.batch_size)?;
+            self.pending.extend(batches);
+        }
+        Ok(self.pending.pop_front())
+    }
+
+    /// At the end of the input: the remaining sums.
+    fn drain_sums(&mut self) -> Result<()> {
+        if let Some(presum) = self.presum.as_mut().filter(|p| !p.is_empty()) {
+            let batches =
+                presum.drain(&self.config, &self.scenario_names, self.config.batch_size)?;
+            self.pending.extend(batches);
+        }
+        Ok(())
+    }
+}
+
+/// Validates one instrument row and adds its flows to the sums: once for
+/// every scenario when they cannot differ, else under each scenario.
+fn sum_row(
+    instruments: &InstrumentBatch,
+    row: usize,
+    market: &Market,
+    projector: &mut Projector,
+    flows: &mut Vec<Flow>,
+    presum: &mut Presum,
+) -> Result<(), CoreError> {
+    let valid = instruments.validate(row, market)?;
+    let group = presum.row_groups.get(row).copied().unwrap_or(0);
+    let first = market.cpr_multiplier.first().copied().unwrap_or(1.0);
+    let shared = valid.index_curve.is_none()
+        && (valid.instrument.prepayment_rate == 0.0
+            || market.cpr_multiplier.iter().all(|&m| m == first));
+    if shared {
+        let inst = under_scenario(&valid.instrument, first);
+        flows.clear();
+        projector.project(valid.id, &inst, None, flows)?;
+        presum.add_shared(group, flows);
+        return Ok(());
+    }
+    let mut staged = std::mem::take(&mut presum.staged);
+    staged.clear();
+    let mut projected_cpr = None;
+    for s in 0..market.scenarios.len() {
+        project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
+        staged.extend(flows.iter().map(|f| (s, *f)));
+    }
+    presum.staged = staged;
+    presum.commit_staged(group);
+    Ok(())
 }
 
 /// Validates one instrument row and appends its flows under every scenario.
@@ -283,6 +387,9 @@ impl Stream for CashflowStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
+            if let Some(batch) = self.pending.pop_front() {
+                return Poll::Ready(Some(Ok(batch)));
+            }
             if self.current.is_some() {
                 match self.expand_current() {
                     Ok(Some(batch)) => return Poll::Ready(Some(Ok(batch))),
@@ -296,11 +403,25 @@ impl Stream for CashflowStream {
             match futures::ready!(self.input.poll_next_unpin(cx)) {
                 Some(Ok(batch)) => match InstrumentBatch::new(&batch) {
                     Ok(instruments) => {
+                        if let Some(presum) = self.presum.as_mut() {
+                            if let Err(e) = presum.start_batch(&batch) {
+                                return Poll::Ready(Some(Err(e)));
+                            }
+                        }
                         self.current = Some((batch, instruments));
                         self.next_row = 0;
                     }
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 },
+                None => {
+                    if let Err(e) = self.drain_sums() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    match self.pending.pop_front() {
+                        Some(batch) => return Poll::Ready(Some(Ok(batch))),
+                        None => return Poll::Ready(None),
+                    }
+                }
                 other => return Poll::Ready(other),
             }
         }

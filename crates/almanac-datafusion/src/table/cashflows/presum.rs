@@ -1,0 +1,421 @@
+//! Sums pushed into `cashflows()`. A query that only sums flows by some of
+//! their keys (`SELECT scenario, currency, pay_date, SUM(total) … GROUP BY …`,
+//! the shape of every EVE and liquidity query) does not need one row per
+//! flow: the operator adds the flows of equal keys itself and emits one row
+//! per (instrument columns asked for, scenario, pay_date), often a thousand
+//! times fewer rows. The aggregate above it still runs and gives the same
+//! sums, since a sum of partial sums is the sum.
+//!
+//! The rule [`PresumCashflows`] rewrites `AggregateExec → RepartitionExec* →
+//! CashflowsExec` when every aggregate is a plain
+//! `SUM(column)` (no DISTINCT, FILTER or ORDER BY) of a generated amount
+//! column and no grouping expression reads a summed column. Then the rows the
+//! operator merges differ only in the summed columns, which is what makes the
+//! rewrite exact (up to the order of floating-point additions).
+//!
+//! Scenario-independent flows (a fixed-rate instrument whose run-off is not
+//! scaled by scenario) are added once, to a shared sum that every scenario
+//! receives when the sums are emitted, instead of once per scenario.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use almanac_core::{Date, Flow};
+use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringBuilder};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::config::ConfigOptions;
+use datafusion::error::Result;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::utils::collect_columns;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::exec::CashflowsExec;
+use super::output::{Gen, OutCol};
+use super::stream::{CashflowsConfig, Mode};
+
+/// The generated columns that can be summed before the aggregate.
+fn summable(g: Gen) -> bool {
+    matches!(
+        g,
+        Gen::Balance | Gen::Interest | Gen::Principal | Gen::Prepayment | Gen::Total
+    )
+}
+
+fn amount(g: Gen, f: &Flow) -> f64 {
+    match g {
+        Gen::Balance => f.balance,
+        Gen::Interest => f.interest,
+        Gen::Principal => f.principal,
+        Gen::Prepayment => f.prepayment,
+        _ => f.total(),
+    }
+}
+
+/// The physical optimizer rule; see the module documentation.
+#[derive(Debug, Default)]
+pub struct PresumCashflows;
+
+impl PhysicalOptimizerRule for PresumCashflows {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !crate::AlmanacOptions::from_config(config).presum {
+            return Ok(plan);
+        }
+        plan.transform_down(|node| {
+            Ok(match rewrite(&node)? {
+                Some(new) => Transformed::yes(new),
+                None => Transformed::no(node),
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "presum_cashflows"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// The aggregate with a pre-summing `cashflows()` under it, if it qualifies.
+fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(agg) = node.downcast_ref::<AggregateExec>() else {
+        return Ok(None);
+    };
+    if !matches!(
+        agg.mode(),
+        AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
+    ) || !agg.group_expr().is_single()
+        || agg.filter_expr().iter().any(Option::is_some)
+    {
+        return Ok(None);
+    }
+    // Down through operators that keep rows and columns as they are.
+    let mut chain: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+    let mut below = Arc::clone(agg.input());
+    while below.is::<RepartitionExec>() {
+        chain.push(Arc::clone(&below));
+        below = Arc::clone(&below.children()[0]);
+    }
+    let Some(flows) = below.downcast_ref::<CashflowsExec>() else {
+        return Ok(None);
+    };
+    let config = flows.config();
+    if config.mode != Mode::Flows || config.presum.is_some() {
+        return Ok(None);
+    }
+    let mut summed = vec![false; config.columns.len()];
+    for aggregate in agg.aggr_expr() {
+        let args = aggregate.expressions();
+        let column = match args.as_slice() {
+            [arg] => arg.downcast_ref::<Column>(),
+            _ => None,
+        };
+        let plain_sum = aggregate.fun().name().eq_ignore_ascii_case("sum")
+            && !aggregate.is_distinct()
+            && aggregate.order_bys().is_empty();
+        let Some(column) = column.filter(|_| plain_sum) else {
+            return Ok(None);
+        };
+        match config.columns.get(column.index()) {
+            Some(&OutCol::Generated(g)) if summable(g) => summed[column.index()] = true,
+            _ => return Ok(None),
+        }
+    }
+    for (expr, _) in agg.group_expr().expr() {
+        if collect_columns(expr)
+            .iter()
+            .any(|c| summed.get(c.index()) == Some(&true))
+        {
+            return Ok(None);
+        }
+    }
+    // The columns the operator groups by: every column not summed.
+    let keys_ok = config.columns.iter().zip(&summed).all(|(col, &s)| {
+        s || matches!(
+            col,
+            OutCol::Input(_) | OutCol::Generated(Gen::Scenario | Gen::PayDate)
+        )
+    });
+    if !keys_ok {
+        return Ok(None);
+    }
+    let mut new: Arc<dyn ExecutionPlan> = Arc::new(flows.with_presum(summed));
+    for op in chain.into_iter().rev() {
+        new = replace_children_if_necessary(op, vec![new])?;
+    }
+    Ok(Some(replace_children_if_necessary(
+        Arc::clone(node),
+        vec![new],
+    )?))
+}
+
+/// A multiplicative hasher for the packed u64 keys: far cheaper than SipHash
+/// on the hottest map of the engine, and the keys are not attacker-chosen.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 32;
+    }
+}
+
+type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
+
+const GROUP_BITS: u32 = 24;
+const SCENARIO_BITS: u32 = 16;
+const DAY_BITS: u32 = 24;
+/// Sums kept before they are emitted; beyond it they are flushed (memory stays bounded).
+const MAX_KEYS: usize = 1 << 20;
+
+/// Running sums by (instrument key, scenario, pay_date).
+pub(crate) struct Presum {
+    as_of: i32,
+    scenarios: usize,
+    /// Positions in the output of the summed columns and what they sum.
+    summed: Vec<(usize, Gen)>,
+    /// Positions in the output of the instrument key columns, and their input columns.
+    keys: Vec<(usize, usize)>,
+    converter: Option<RowConverter>,
+    groups: HashMap<Box<[u8]>, u32>,
+    group_rows: Vec<OwnedRow>,
+    /// Group of each row of the current instrument batch.
+    pub row_groups: Vec<u32>,
+    /// (group, scenario + 1 or 0 for every scenario, day) → slot in `sums`.
+    slots: KeyMap,
+    sums: Vec<f64>,
+    /// Scratch: one instrument's flows under each scenario, committed when all succeed.
+    pub staged: Vec<(usize, Flow)>,
+}
+
+impl Presum {
+    pub fn new(
+        config: &CashflowsConfig,
+        input_schema: &SchemaRef,
+        scenarios: usize,
+    ) -> Result<Self> {
+        let summed_flags = config.presum.clone().unwrap_or_default();
+        let mut summed = Vec::new();
+        let mut keys = Vec::new();
+        for (position, (col, &is_summed)) in config.columns.iter().zip(&summed_flags).enumerate() {
+            match col {
+                OutCol::Generated(g) if is_summed => summed.push((position, *g)),
+                OutCol::Input(i) => keys.push((position, *i)),
+                OutCol::Generated(_) => {}
+            }
+        }
+        let converter = if keys.is_empty() {
+            None
+        } else {
+            let fields = keys
+                .iter()
+                .map(|(_, i)| SortField::new(input_schema.field(*i).data_type().clone()))
+                .collect();
+            Some(RowConverter::new(fields)?)
+        };
+        Ok(Presum {
+            as_of: config.as_of.0,
+            scenarios,
+            summed,
+            keys,
+            converter,
+            groups: HashMap::new(),
+            group_rows: Vec::new(),
+            row_groups: Vec::new(),
+            slots: KeyMap::default(),
+            sums: Vec::new(),
+            staged: Vec::new(),
+        })
+    }
+
+    /// Assigns each row of a new instrument batch its key group.
+    pub fn start_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.row_groups.clear();
+        let Some(converter) = &self.converter else {
+            self.row_groups.resize(batch.num_rows(), 0);
+            return Ok(());
+        };
+        let columns: Vec<ArrayRef> = self
+            .keys
+            .iter()
+            .map(|(_, i)| Arc::clone(batch.column(*i)))
+            .collect();
+        let rows = converter.convert_columns(&columns)?;
+        for row in rows.iter() {
+            let next = self.group_rows.len() as u32;
+            let group = *self.groups.entry(row.as_ref().into()).or_insert_with(|| {
+                self.group_rows.push(row.owned());
+                next
+            });
+            self.row_groups.push(group);
+        }
+        Ok(())
+    }
+
+    /// Too many groups for the packed key: emit what is summed and start over.
+    pub fn needs_flush(&self) -> bool {
+        self.slots.len() >= MAX_KEYS || self.group_rows.len() >= (1 << GROUP_BITS) - 1
+    }
+
+    fn key(&self, group: u32, scenario: u64, pay_date: Date) -> u64 {
+        let day = (pay_date.0 - self.as_of).clamp(0, (1 << DAY_BITS) - 1) as u64;
+        (u64::from(group) << (SCENARIO_BITS + DAY_BITS)) | (scenario << DAY_BITS) | day
+    }
+
+    fn add(&mut self, key: u64, flow: &Flow) {
+        let width = self.summed.len();
+        let next = (self.sums.len() / width.max(1)) as u32;
+        let slot = *self.slots.entry(key).or_insert(next) as usize;
+        if slot == next as usize {
+            self.sums.resize(self.sums.len() + width, 0.0);
+        }
+        for (k, (_, g)) in self.summed.iter().enumerate() {
+            self.sums[slot * width + k] += amount(*g, flow);
+        }
+    }
+
+    /// Flows the same under every scenario.
+    pub fn add_shared(&mut self, group: u32, flows: &[Flow]) {
+        for flow in flows {
+            self.add(self.key(group, 0, flow.pay_date), flow);
+        }
+    }
+
+    /// Commits the staged flows of one instrument, by scenario.
+    pub fn commit_staged(&mut self, group: u32) {
+        let staged = std::mem::take(&mut self.staged);
+        for (scenario, flow) in &staged {
+            self.add(self.key(group, *scenario as u64 + 1, flow.pay_date), flow);
+        }
+        self.staged = staged;
+        self.staged.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Emits every sum as rows of `schema` (shared sums added to each scenario), and empties.
+    pub fn drain(
+        &mut self,
+        config: &CashflowsConfig,
+        scenario_names: &[String],
+        batch_size: usize,
+    ) -> Result<Vec<RecordBatch>> {
+        let width = self.summed.len();
+        let day_mask = (1u64 << DAY_BITS) - 1;
+        let scenario_mask = (1u64 << SCENARIO_BITS) - 1;
+        // (group, scenario, day) → sums, each scenario receiving the shared sums.
+        let mut rows: HashMap<(u32, u32, u32), Vec<f64>> = HashMap::new();
+        let mut slots: Vec<(u64, u32)> = self.slots.drain().collect();
+        slots.sort_unstable();
+        for (key, slot) in slots {
+            let (group, scenario, day) = (
+                (key >> (SCENARIO_BITS + DAY_BITS)) as u32,
+                ((key >> DAY_BITS) & scenario_mask) as u32,
+                (key & day_mask) as u32,
+            );
+            let values = &self.sums[slot as usize * width..(slot as usize + 1) * width];
+            let targets: Vec<u32> = if scenario == 0 {
+                (0..self.scenarios as u32).collect()
+            } else {
+                vec![scenario - 1]
+            };
+            for s in targets {
+                let entry = rows
+                    .entry((group, s, day))
+                    .or_insert_with(|| vec![0.0; width]);
+                for (acc, v) in entry.iter_mut().zip(values) {
+                    *acc += v;
+                }
+            }
+        }
+        self.sums.clear();
+        let mut ordered: Vec<((u32, u32, u32), Vec<f64>)> = rows.into_iter().collect();
+        ordered.sort_unstable_by_key(|(k, _)| *k);
+        let mut batches = Vec::new();
+        for chunk in ordered.chunks(batch_size.max(1)) {
+            batches.push(self.batch(chunk, config, scenario_names)?);
+        }
+        if self.group_rows.len() >= (1 << GROUP_BITS) - 1 {
+            self.groups.clear();
+            self.group_rows.clear();
+        }
+        Ok(batches)
+    }
+
+    fn batch(
+        &self,
+        chunk: &[((u32, u32, u32), Vec<f64>)],
+        config: &CashflowsConfig,
+        scenario_names: &[String],
+    ) -> Result<RecordBatch> {
+        let key_arrays = match &self.converter {
+            Some(converter) => converter.convert_rows(
+                chunk
+                    .iter()
+                    .map(|((g, _, _), _)| self.group_rows[*g as usize].row()),
+            )?,
+            None => Vec::new(),
+        };
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(config.columns.len());
+        for (position, col) in config.columns.iter().enumerate() {
+            let array: ArrayRef = match col {
+                OutCol::Input(_) => {
+                    let k = self
+                        .keys
+                        .iter()
+                        .position(|(p, _)| *p == position)
+                        .unwrap_or(0);
+                    Arc::clone(&key_arrays[k])
+                }
+                OutCol::Generated(Gen::Scenario) => {
+                    let mut b = StringBuilder::with_capacity(chunk.len(), chunk.len() * 12);
+                    for ((_, s, _), _) in chunk {
+                        b.append_value(&scenario_names[*s as usize]);
+                    }
+                    Arc::new(b.finish())
+                }
+                OutCol::Generated(Gen::PayDate) => Arc::new(Date32Array::from_iter_values(
+                    chunk
+                        .iter()
+                        .map(|((_, _, day), _)| self.as_of + *day as i32),
+                )),
+                OutCol::Generated(_) => {
+                    let k = self
+                        .summed
+                        .iter()
+                        .position(|(p, _)| *p == position)
+                        .unwrap_or(0);
+                    Arc::new(Float64Array::from_iter_values(
+                        chunk.iter().map(|(_, v)| v[k]),
+                    ))
+                }
+            };
+            arrays.push(array);
+        }
+        Ok(RecordBatch::try_new(config.schema.clone(), arrays)?)
+    }
+}
