@@ -192,6 +192,8 @@ def main():
     parser.add_argument("--almanac", default=str(ROOT / "target" / "release" / "almanac"))
     parser.add_argument("--sizes", default="100k,1m,10m")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated subset of " + ", ".join(WORKLOADS))
     parser.add_argument("--books", default=str(ROOT / "target" / "bench-books"))
     parser.add_argument("--peers-up-to", default="1m",
                         help="run DuckDB on books up to this size (10M in plain SQL takes long)")
@@ -209,7 +211,9 @@ def main():
     peers_limit = SIZES[args.peers_up_to.lower()]
     for label in labels:
         book, meta = ensure_book(almanac, books, label)
-        for workload in WORKLOADS:
+        for workload in [w.strip() for w in args.workloads.split(",") if w.strip()]:
+            if workload not in WORKLOADS:
+                raise SystemExit(f"unknown workload {workload}; use {', '.join(WORKLOADS)}")
             with_duckdb = workload == "eve" and SIZES[label] <= peers_limit
             ours, theirs = [], []
             for _ in range(args.repeat):
@@ -238,8 +242,9 @@ def main():
                 run["quantlib_over_almanac"] = run["quantlib_extrapolated_seconds"] / run["almanac_seconds"]
             results["runs"].append(run)
             print(json.dumps(run), file=sys.stderr)
-    out = ROOT / "target" / "bench-results.json"
+    out = ROOT / "target" / f"bench-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2))
+    print(f"results: {out}", file=sys.stderr)
     print(table(results))
 
 

@@ -18,7 +18,6 @@
 //! receives when the sums are emitted, instead of once per scenario.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use almanac_core::{Date, Flow};
@@ -162,27 +161,8 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
     )?))
 }
 
-/// A multiplicative hasher for the packed u64 keys: far cheaper than SipHash
-/// on the hottest map of the engine, and the keys are not attacker-chosen.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, key: u64) {
-        self.0 = (key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 ^= self.0 >> 32;
-    }
-}
-
-type KeyMap = HashMap<u64, u32, BuildHasherDefault<KeyHasher>>;
+/// DataFusion's map (hashbrown with foldhash): fast on the packed u64 keys.
+type KeyMap = datafusion::common::HashMap<u64, u32>;
 
 const GROUP_BITS: u32 = 24;
 const SCENARIO_BITS: u32 = 16;
