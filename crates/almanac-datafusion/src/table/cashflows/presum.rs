@@ -206,6 +206,12 @@ impl Presum {
                 OutCol::Generated(_) => {}
             }
         }
+        if scenarios + 1 >= 1 << SCENARIO_BITS {
+            return Err(datafusion::error::DataFusionError::Plan(format!(
+                "{scenarios} scenarios are more than summing inside cashflows() can key; \
+                 SET almanac.presum = false"
+            )));
+        }
         let converter = if keys.is_empty() {
             None
         } else {
