@@ -8,7 +8,7 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use support::{almanac, failure, generate, ok, same_csv};
+use support::{almanac, failure, generate, mismatched_snapshots_sql, ok, same_csv};
 
 fn utf8(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
@@ -171,13 +171,7 @@ fn lake_mistakes_name_the_table_the_file_and_the_value() {
     let lake = work.path().join("lake");
     fs::create_dir_all(&lake).expect("mkdir");
     fs::copy(bank.join("curves.parquet"), lake.join("curves.parquet")).expect("copy");
-    let folder = utf8(&lake.join("instruments")).to_string();
-    let copy = format!(
-        "COPY (SELECT *, DATE '2025-12-31' AS as_of_date FROM instruments) TO '{folder}/' \
-           STORED AS PARQUET PARTITIONED BY (as_of_date); \
-         COPY (SELECT instrument_id, CAST(balance AS VARCHAR) AS balance, DATE '2025-11-30' AS as_of_date \
-           FROM instruments) TO '{folder}/' STORED AS PARQUET PARTITIONED BY (as_of_date)"
-    );
+    let copy = mismatched_snapshots_sql(&lake.join("instruments"));
     ok(
         almanac(&["sql", "--data", data, "-c", &copy]),
         "writing two snapshots",

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use support::{failure, ok, run, same_csv, venv, ROOT};
+use support::{failure, mismatched_snapshots_sql, ok, run, same_csv, venv, ROOT};
 
 const ALMANAC: &str = env!("CARGO_BIN_EXE_almanac");
 
@@ -90,6 +90,11 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1");
         command
+    }
+
+    /// `almanac sql --data DATA --format csv -c SQL`.
+    fn sql_csv(&self, data: &str, sql: &str) -> Output {
+        self.almanac(&["sql", "--data", data, "--format", "csv", "-c", sql])
     }
 
     /// The text of `s3://bucket/key`.
@@ -189,15 +194,10 @@ fn the_lake_in_s3() {
 
     // 2. The partitioned lake: the snapshot column, and pruning by it.
     let counts = ok(
-        moto.almanac(&[
-            "sql",
-            "--data",
+        moto.sql_csv(
             "s3://bank/partitioned",
-            "--format",
-            "csv",
-            "-c",
             "SELECT as_of_date, COUNT(*) AS n FROM instruments GROUP BY 1 ORDER BY 1",
-        ]),
+        ),
         "partitions",
     );
     let lines: Vec<&str> = counts.lines().collect();
@@ -207,18 +207,7 @@ fn the_lake_in_s3() {
         "{counts}"
     );
     let files = |sql: &str| {
-        let plan = ok(
-            moto.almanac(&[
-                "sql",
-                "--data",
-                "s3://bank/partitioned",
-                "--format",
-                "csv",
-                "-c",
-                sql,
-            ]),
-            "explain",
-        );
+        let plan = ok(moto.sql_csv("s3://bank/partitioned", sql), "explain");
         plan.matches("instruments/as_of_date=").count()
     };
     let all = files("EXPLAIN SELECT SUM(balance) FROM instruments");
@@ -233,45 +222,18 @@ fn the_lake_in_s3() {
     );
     // cashflows() on the partitioned lake reads the as-of snapshot only: the same as the flat lake.
     let sum = "SELECT COUNT(*) AS n, ROUND(SUM(total), 2) AS total FROM cashflows('instruments', DATE '2025-12-31')";
-    let flat = ok(
-        moto.almanac(&[
-            "sql",
-            "--data",
-            "s3://bank/demo",
-            "--format",
-            "csv",
-            "-c",
-            sum,
-        ]),
-        "flat",
-    );
-    let parted = ok(
-        moto.almanac(&[
-            "sql",
-            "--data",
-            "s3://bank/partitioned",
-            "--format",
-            "csv",
-            "-c",
-            sum,
-        ]),
-        "parted",
-    );
+    let flat = ok(moto.sql_csv("s3://bank/demo", sum), "flat");
+    let parted = ok(moto.sql_csv("s3://bank/partitioned", sum), "parted");
     same_csv(&flat, &parted, "cashflows by snapshot");
 
     // 3. Written back and read again.
     let round_trip = ok(
-        moto.almanac(&[
-            "sql",
-            "--data",
+        moto.sql_csv(
             "s3://bank/demo",
-            "--format",
-            "csv",
-            "-c",
             "COPY (SELECT currency, SUM(balance) AS balance FROM instruments GROUP BY 1) \
                TO 's3://bank/results/balances.parquet'; \
              SELECT COUNT(*) AS n FROM 's3://bank/results/balances.parquet'",
-        ]),
+        ),
         "COPY to s3",
     );
     assert!(round_trip.trim_end().ends_with("n\n2"), "{round_trip}");
@@ -298,20 +260,7 @@ fn the_lake_in_s3() {
         ]),
         "report --out s3://",
     );
-    let results = |sql: &str| {
-        ok(
-            moto.almanac(&[
-                "sql",
-                "--data",
-                "s3://bank/results/2025-12-31",
-                "--format",
-                "csv",
-                "-c",
-                sql,
-            ]),
-            sql,
-        )
-    };
+    let results = |sql: &str| ok(moto.sql_csv("s3://bank/results/2025-12-31", sql), sql);
     assert_eq!(
         results(
             "SELECT table_name FROM information_schema.tables \
@@ -431,13 +380,7 @@ columns = { tier1_capital = "double" }
     let folder = bad.join("instruments");
     std::fs::create_dir_all(&bad).expect("mkdir");
     std::fs::copy(demo.join("curves.parquet"), bad.join("curves.parquet")).expect("copy");
-    let copy = format!(
-        "COPY (SELECT *, DATE '2025-12-31' AS as_of_date FROM instruments) TO '{0}/' \
-           STORED AS PARQUET PARTITIONED BY (as_of_date); \
-         COPY (SELECT instrument_id, CAST(balance AS VARCHAR) AS balance, DATE '2025-11-30' AS as_of_date \
-           FROM instruments) TO '{0}/' STORED AS PARQUET PARTITIONED BY (as_of_date)",
-        folder.display()
-    );
+    let copy = mismatched_snapshots_sql(&folder);
     ok(moto.almanac(&["sql", "-c", &copy]), "a mismatched snapshot");
     moto.upload("bank", "bad", &bad);
     let e = failure(moto.almanac(&["sql", "--data", "s3://bank/bad", "-c", "SELECT 1"]));

@@ -133,3 +133,15 @@ pub fn same_csv(a: &str, b: &str, name: &str) {
         }
     }
 }
+
+/// SQL writing two snapshots of `instruments` into `folder` (Hive-partitioned by
+/// as_of_date), the second with `balance` as text: a table whose files disagree.
+pub fn mismatched_snapshots_sql(folder: &Path) -> String {
+    format!(
+        "COPY (SELECT *, DATE '2025-12-31' AS as_of_date FROM instruments) TO '{0}/' \
+           STORED AS PARQUET PARTITIONED BY (as_of_date); \
+         COPY (SELECT instrument_id, CAST(balance AS VARCHAR) AS balance, DATE '2025-11-30' AS as_of_date \
+           FROM instruments) TO '{0}/' STORED AS PARQUET PARTITIONED BY (as_of_date)",
+        folder.display()
+    )
+}
