@@ -291,11 +291,10 @@ impl Presum {
 
     /// Commits the staged flows of one instrument, by scenario.
     pub fn commit_staged(&mut self, group: u32) {
-        let staged = std::mem::take(&mut self.staged);
-        for (scenario, flow) in &staged {
-            self.add(self.key(group, *scenario as u64 + 1, flow.pay_date), flow);
+        for i in 0..self.staged.len() {
+            let (scenario, flow) = self.staged[i];
+            self.add(self.key(group, scenario as u64 + 1, flow.pay_date), &flow);
         }
-        self.staged = staged;
         self.staged.clear();
     }
 

@@ -251,14 +251,12 @@ fn sum_row(
         presum.add_shared(group, flows);
         return Ok(());
     }
-    let mut staged = std::mem::take(&mut presum.staged);
-    staged.clear();
+    presum.staged.clear();
     let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
         project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
-        staged.extend(flows.iter().map(|f| (s, *f)));
+        presum.staged.extend(flows.iter().map(|f| (s, *f)));
     }
-    presum.staged = staged;
     presum.commit_staged(group);
     Ok(())
 }
