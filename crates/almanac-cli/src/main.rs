@@ -1,6 +1,7 @@
 //! `almanac`: SQL over a bank's balance sheet. Cash flows, repricing and
 //! liquidity gaps, duration and the Basel IRRBB sensitivities as queries.
 
+mod cluster;
 mod functions;
 mod output;
 mod report;
@@ -73,6 +74,9 @@ enum Command {
         /// Write the result to this file instead of the screen (the last statement's, for several).
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Run on an Almanac cluster (almanac scheduler/executor), e.g. df://scheduler:50050.
+        #[arg(long, value_name = "df://HOST:PORT")]
+        cluster: Option<String>,
     },
     /// Run every standard report in sql/ (EVE, NII, gaps, duration) and print it.
     Report {
@@ -88,6 +92,9 @@ enum Command {
         /// Folder of report files (default: the reports shipped in sql/).
         #[arg(long = "sql-dir", value_name = "DIR")]
         sql_dir: Option<PathBuf>,
+        /// Run on an Almanac cluster (almanac scheduler/executor), e.g. df://scheduler:50050.
+        #[arg(long, value_name = "df://HOST:PORT")]
+        cluster: Option<String>,
     },
     /// Serve the lake over Arrow Flight SQL to BI tools and notebooks (see docs/flight-sql.md).
     Serve(serve::ServeArgs),
@@ -108,6 +115,10 @@ enum Command {
         /// Show one function only.
         name: Option<String>,
     },
+    /// Run the scheduler of an Almanac cluster (Apache Ballista; see docs/cluster.md).
+    Scheduler(cluster::SchedulerArgs),
+    /// Run an executor of an Almanac cluster, serving a scheduler.
+    Executor(cluster::ExecutorArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,8 +129,11 @@ fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
+    // Planning recurses through the plan tree, and a cluster scheduler plans every
+    // client's queries: 2 MiB (tokio's default) overflows on deep report plans.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(32 * 1024 * 1024)
         .build()
     {
         Ok(rt) => rt,
@@ -133,9 +147,10 @@ fn main() -> ExitCode {
                 file,
                 format,
                 output,
+                cluster,
             } => {
                 let data = data.unwrap_or_else(default_data_dir);
-                let (ctx, _) = run::session(&data).await?;
+                let (ctx, _) = run::session(&data, cluster.as_deref()).await?;
                 match (command, file) {
                     (Some(sql), _) => run::run_script(&ctx, &sql, format, output.as_deref()).await,
                     (None, Some(path)) => {
@@ -151,10 +166,11 @@ fn main() -> ExitCode {
                 as_of,
                 out,
                 sql_dir,
+                cluster,
             } => {
                 let data = data.unwrap_or_else(default_data_dir);
                 let sql_dir = sql_dir.unwrap_or_else(default_sql_dir);
-                let (ctx, lake) = run::session(&data).await?;
+                let (ctx, lake) = run::session(&data, cluster.as_deref()).await?;
                 let run = report::ReportRun {
                     ctx: &ctx,
                     lake: &lake,
@@ -175,6 +191,8 @@ fn main() -> ExitCode {
                 out,
             } => run::generate(instruments, seed, &out),
             Command::Functions { name } => functions::print(name.as_deref()),
+            Command::Scheduler(args) => cluster::scheduler(args).await,
+            Command::Executor(args) => cluster::executor(args).await,
         }
     });
     match result {

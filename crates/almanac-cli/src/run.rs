@@ -12,11 +12,14 @@ use datafusion::sql::parser::{DFParser, Statement};
 use crate::output::{self, Format};
 
 /// A session over the lake (a folder or a URL such as `s3://bucket/prefix`),
-/// with every Almanac function.
-pub async fn session(data: &Path) -> Result<(SessionContext, Lake), String> {
-    // Files can also be queried by path or URL: SELECT * FROM 's3://bank/results/x.parquet'.
-    // (Not on the server, where it would open the server's own disk to clients.)
-    let ctx = almanac_datafusion::new_session().enable_url_table();
+/// with every Almanac function; on the cluster at `cluster` (`df://host:port`) if given.
+pub async fn session(data: &Path, cluster: Option<&str>) -> Result<(SessionContext, Lake), String> {
+    let ctx = match cluster {
+        Some(url) => crate::cluster::connect(url, almanac_cluster::session_config()).await?,
+        // Files can also be queried by path or URL: SELECT * FROM 's3://bank/results/x.parquet'.
+        // (Not on the server, where it would open the server's own disk to clients.)
+        None => almanac_datafusion::new_session().enable_url_table(),
+    };
     let lake = almanac_datafusion::register_lake_url(&ctx, &location(data))
         .await
         .map_err(message)?;
@@ -67,6 +70,14 @@ async fn execute(
     ctx: &SessionContext,
     statement: Statement,
 ) -> Result<Option<Vec<RecordBatch>>, String> {
+    // A table filled in this process's memory cannot be read by the cluster's executors.
+    if almanac_cluster::is_remote(ctx)
+        && almanac_datafusion::reports::define_as_view(ctx, &statement)
+            .await
+            .map_err(message)?
+    {
+        return Ok(None);
+    }
     let plan = ctx
         .state()
         .statement_to_plan(statement)

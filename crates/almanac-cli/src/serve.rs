@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Log format: one JSON object per query, or text.
     #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
+    /// Be the front end of an Almanac cluster: queries run on its executors (--memory-limit then
+    /// applies to the executors' own settings, not here), e.g. df://scheduler:50050.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -67,7 +71,14 @@ pub enum LogFormat {
 pub async fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_format);
     let config = config(&args)?;
-    let ctx = almanac_flight::server_session(&config.limits).map_err(|e| e.to_string())?;
+    let ctx = match &args.cluster {
+        Some(url) => {
+            let mut session = almanac_cluster::session_config();
+            almanac_flight::client_friendly_types(&mut session);
+            crate::cluster::connect(url, session).await?
+        }
+        None => almanac_flight::server_session(&config.limits).map_err(|e| e.to_string())?,
+    };
     let (Some(data), Some(sql_dir)) = (args.data.as_deref(), args.sql_dir.as_deref()) else {
         return Err("internal: --data and --sql-dir have no defaults".into());
     };
@@ -80,12 +91,11 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let views = almanac_datafusion::reports::register_report_views(&ctx, &reports, "reports")
         .await
         .map_err(message)?;
-    let memory = config
-        .limits
-        .memory_bytes
-        .map_or("no limit".to_string(), |b| {
-            format!("{:.1} GiB", b as f64 / GIB)
-        });
+    let memory = match (&args.cluster, config.limits.memory_bytes) {
+        (Some(url), _) => format!("on the cluster {url}"),
+        (None, Some(bytes)) => format!("{:.1} GiB", bytes as f64 / GIB),
+        (None, None) => "no limit".to_string(),
+    };
     let auth = if config.credentials.is_empty() {
         "none (loopback only)"
     } else {

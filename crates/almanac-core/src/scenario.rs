@@ -40,6 +40,15 @@ impl RateFloor {
         }
     }
 
+    /// The setting's code, as `parse` reads it.
+    pub fn code(self) -> &'static str {
+        match self {
+            RateFloor::Eu => "eu",
+            RateFloor::Zero => "zero",
+            RateFloor::None => "none",
+        }
+    }
+
     /// The floor line at time `t`, before taking the minimum with the unshocked rate.
     fn line(self, t: f64) -> Option<f64> {
         match self {

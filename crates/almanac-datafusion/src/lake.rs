@@ -30,7 +30,7 @@ pub mod catalog;
 mod stores;
 
 pub use catalog::{CsvSettings, TableFormat, CATALOG_FILE};
-pub use stores::{explain as explain_store_error, object_store_for};
+pub use stores::{explain as explain_store_error, object_store_for, StoresOnDemand};
 
 /// A table of the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@
 //! ```
 
 mod args;
+pub mod codec;
 pub mod docs;
 mod error;
 pub mod generator;

@@ -60,6 +60,8 @@ impl MarketInputs {
 #[derive(Debug, Clone)]
 pub(crate) struct MarketSpec {
     pub as_of: Date,
+    /// The `scenarios` argument as written (`bcbs`, a table name, ...), parsed into `scenarios`.
+    pub scenarios_arg: String,
     pub scenarios: ScenarioSpec,
     pub floor: RateFloor,
     pub curves_table: String,

@@ -161,25 +161,40 @@ async fn run_definition(
     scratch: &SessionContext,
     statement: Statement,
 ) -> Result<Option<LogicalPlan>> {
-    let state = scratch.state();
-    if let Statement::Statement(inner) = &statement {
-        if let ast::Statement::CreateTable(create) = inner.as_ref() {
-            if let Some(query) = &create.query {
-                let query = Statement::Statement(Box::new(ast::Statement::Query(query.clone())));
-                let plan = state.statement_to_plan(query).await?;
-                let name = create.name.to_string();
-                scratch.deregister_table(name.as_str())?;
-                scratch.register_table(name.as_str(), Arc::new(ViewTable::new(plan, None)))?;
-                return Ok(None);
-            }
-        }
+    if define_as_view(scratch, &statement).await? {
+        return Ok(None);
     }
+    let state = scratch.state();
     let plan = state.statement_to_plan(statement).await?;
     if plan.schema().fields().is_empty() || matches!(plan, LogicalPlan::Ddl(_)) {
         scratch.execute_logical_plan(plan).await?.collect().await?;
         return Ok(None);
     }
     Ok(Some(plan))
+}
+
+/// Runs `CREATE [OR REPLACE] TABLE name AS query` as the definition of a view
+/// named `name`; `false` (and nothing done) for any other statement.
+///
+/// The reports create tables for intermediate results. A view computes the
+/// same rows when queried, and unlike a table filled in memory it can be sent
+/// to a cluster with the query that reads it.
+pub async fn define_as_view(ctx: &SessionContext, statement: &Statement) -> Result<bool> {
+    let Statement::Statement(inner) = statement else {
+        return Ok(false);
+    };
+    let ast::Statement::CreateTable(create) = inner.as_ref() else {
+        return Ok(false);
+    };
+    let Some(query) = &create.query else {
+        return Ok(false);
+    };
+    let query = Statement::Statement(Box::new(ast::Statement::Query(query.clone())));
+    let plan = ctx.state().statement_to_plan(query).await?;
+    let name = create.name.to_string();
+    ctx.deregister_table(name.as_str())?;
+    ctx.register_table(name.as_str(), Arc::new(ViewTable::new(plan, None)))?;
+    Ok(true)
 }
 
 /// A report's result as a view that keeps the report's row order.
@@ -190,7 +205,7 @@ async fn run_definition(
 /// provider does not offer its plan for inlining: it plans the view whole
 /// when scanned, so the report's final sort stays.
 #[derive(Debug)]
-struct ReportView(ViewTable);
+pub(crate) struct ReportView(pub(crate) ViewTable);
 
 #[async_trait]
 impl TableProvider for ReportView {

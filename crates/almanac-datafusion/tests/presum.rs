@@ -90,6 +90,9 @@ async fn sums_pushed_into_cashflows_equal_the_plain_plan() {
          WHERE currency = 'EUR' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         // No key at all.
         "SELECT SUM(total) AS t FROM cashflows('instruments', DATE '2025-12-31')",
+        // One group per instrument: more sums than the operator keeps, so it flushes many times.
+        "SELECT instrument_id, pay_date, SUM(total) AS t FROM cashflows('instruments', DATE '2025-12-31') \
+         GROUP BY 1, 2 ORDER BY 1, 2",
     ];
     for multipliers in [false, true] {
         let (on, off) = (

@@ -38,5 +38,5 @@ pub use auth::{Credentials, ANONYMOUS};
 pub use config::{Limits, ServerConfig, TlsFiles};
 pub use error::ServerError;
 pub use query::numbered_placeholders;
-pub use server::{serve, server_session, start, RunningServer};
+pub use server::{client_friendly_types, serve, server_session, start, RunningServer};
 pub use service::AlmanacFlightSqlService;

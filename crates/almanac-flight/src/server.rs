@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,9 +23,7 @@ use crate::service::AlmanacFlightSqlService;
 /// batch), and the memory limit shared by all queries.
 pub fn server_session(limits: &Limits) -> Result<SessionContext, ServerError> {
     let mut config = almanac_datafusion::session_config();
-    let options = config.options_mut();
-    options.execution.parquet.schema_force_view_types = false;
-    options.sql_parser.map_string_types_to_utf8view = false;
+    client_friendly_types(&mut config);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = limits.memory_bytes {
         runtime = runtime.with_memory_limit(bytes, 1.0);
@@ -33,6 +32,14 @@ pub fn server_session(limits: &Limits) -> Result<SessionContext, ServerError> {
         .build_arc()
         .map_err(|e| ServerError::Config(format!("cannot set up the query runtime: {e}")))?;
     Ok(almanac_datafusion::session_with(config, runtime))
+}
+
+/// Plain `Utf8` strings in results rather than `Utf8View`, which ODBC/JDBC
+/// drivers and older Arrow clients cannot read.
+pub fn client_friendly_types(config: &mut SessionConfig) {
+    let options = config.options_mut();
+    options.execution.parquet.schema_force_view_types = false;
+    options.sql_parser.map_string_types_to_utf8view = false;
 }
 
 /// A server running in the background (tests, embedding).

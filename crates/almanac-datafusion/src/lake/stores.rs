@@ -133,3 +133,37 @@ mod tests {
         assert_eq!(condensed("plain failure"), "plain failure");
     }
 }
+
+/// An object-store registry that opens the store of a URL the first time a
+/// plan reads from it, configured from the environment like the lake's own.
+///
+/// A cluster's scheduler and executors use it: a plan sent to them names
+/// `s3://bank/lake/instruments/` but carries no store, and the process that
+/// reads it cannot know the buckets in advance.
+#[derive(Debug, Default)]
+pub struct StoresOnDemand {
+    opened: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+impl datafusion::execution::object_store::ObjectStoreRegistry for StoresOnDemand {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.opened.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        self.opened.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        if let Ok(store) = self.opened.get_store(url) {
+            return Ok(store);
+        }
+        let store = object_store_for(url)?;
+        self.opened.register_store(url, Arc::clone(&store));
+        Ok(store)
+    }
+}

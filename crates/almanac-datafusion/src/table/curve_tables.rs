@@ -30,7 +30,7 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -59,8 +59,8 @@ pub const DISCOUNT_FACTORS_USAGE: &str =
     "discount_factors(curves, as_of [, scenarios [, horizon_years]]), e.g. discount_factors('curves', DATE '2025-12-31', 'bcbs', 50)";
 pub const CURVE_POINTS_USAGE: &str = "curve_points(curves, as_of [, scenarios]), e.g. curve_points('curves', DATE '2025-12-31', 'bcbs')";
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Kind {
     DiscountFactors { horizon_months: i32 },
     CurvePoints,
 }
@@ -141,18 +141,24 @@ fn curve_table(
     let as_of = call.date(1, "as_of")?;
     let scenarios = call.optional_string(2, "scenarios", "base")?;
     let market = MarketArgs::resolve(session, call.function, as_of, &scenarios, &curves)?;
-    Ok(Arc::new(CurveTable {
-        market,
-        kind,
-        schema: kind.schema(),
-    }))
+    Ok(Arc::new(CurveTable::new(market, kind)))
 }
 
 #[derive(Debug)]
-struct CurveTable {
-    market: MarketTables,
-    kind: Kind,
+pub(crate) struct CurveTable {
+    pub(crate) market: MarketTables,
+    pub(crate) kind: Kind,
     schema: SchemaRef,
+}
+
+impl CurveTable {
+    pub(crate) fn new(market: MarketTables, kind: Kind) -> CurveTable {
+        CurveTable {
+            market,
+            kind,
+            schema: kind.schema(),
+        }
+    }
 }
 
 #[async_trait]
@@ -189,17 +195,17 @@ impl TableProvider for CurveTable {
 }
 
 #[derive(Debug)]
-struct CurveTableExec {
-    inputs: MarketInputs,
-    spec: MarketSpec,
-    kind: Kind,
-    projection: Option<Vec<usize>>,
-    batch_size: usize,
+pub(crate) struct CurveTableExec {
+    pub(crate) inputs: MarketInputs,
+    pub(crate) spec: MarketSpec,
+    pub(crate) kind: Kind,
+    pub(crate) projection: Option<Vec<usize>>,
+    pub(crate) batch_size: usize,
     properties: Arc<PlanProperties>,
 }
 
 impl CurveTableExec {
-    fn new(
+    pub(crate) fn new(
         inputs: MarketInputs,
         spec: MarketSpec,
         kind: Kind,
@@ -245,6 +251,11 @@ impl ExecutionPlan for CurveTableExec {
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         self.inputs.plans()
+    }
+
+    /// Every market table is read whole (see `CashflowsExec`).
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::SinglePartition; self.inputs.plans().len()]
     }
 
     fn apply_expressions(

@@ -57,6 +57,18 @@ impl TableFunctionImpl for InstrumentErrorsFunction {
             &INSTRUMENT_COLUMNS[..1],
         )?;
         let market = MarketArgs::resolve(args.session(), DOC.name, as_of, "base", &curves)?;
+        Ok(Arc::new(InstrumentErrorsTable::try_new(
+            instruments,
+            market,
+        )?))
+    }
+}
+
+impl InstrumentErrorsTable {
+    pub(crate) fn try_new(
+        instruments: Arc<dyn TableProvider>,
+        market: MarketTables,
+    ) -> Result<InstrumentErrorsTable> {
         let id_type = instruments
             .schema()
             .field_with_name("instrument_id")?
@@ -68,18 +80,18 @@ impl TableFunctionImpl for InstrumentErrorsFunction {
                 .iter()
                 .map(|(_, n)| Field::new(*n, DataType::Utf8, false)),
         );
-        Ok(Arc::new(InstrumentErrorsTable {
+        Ok(InstrumentErrorsTable {
             instruments,
             market,
             schema: Arc::new(Schema::new(fields)),
-        }))
+        })
     }
 }
 
 #[derive(Debug)]
-struct InstrumentErrorsTable {
-    instruments: Arc<dyn TableProvider>,
-    market: MarketTables,
+pub(crate) struct InstrumentErrorsTable {
+    pub(crate) instruments: Arc<dyn TableProvider>,
+    pub(crate) market: MarketTables,
     schema: SchemaRef,
 }
 

@@ -23,7 +23,13 @@ pub(crate) struct MarketTables {
     pub as_of: Date,
     pub curves_name: String,
     pub curves: Arc<dyn TableProvider>,
+    /// The `scenarios` argument as written, parsed into `scenarios`.
+    pub scenarios_arg: String,
     pub scenarios: ScenarioSpec,
+    /// Names of the optional tables, as resolved.
+    pub scenario_table_name: Option<String>,
+    pub holidays_name: Option<String>,
+    pub shock_sizes_name: Option<String>,
     pub scenario_table: Option<Arc<dyn TableProvider>>,
     pub holidays: Option<Arc<dyn TableProvider>>,
     pub shock_sizes: Option<Arc<dyn TableProvider>>,
@@ -75,6 +81,17 @@ impl MarketArgs {
             as_of,
             curves_name: curves_name.to_string(),
             curves,
+            scenarios_arg: scenarios.to_string(),
+            scenario_table_name: match &spec {
+                ScenarioSpec::Table(name) => Some(name.clone()),
+                ScenarioSpec::Builtin(_) => None,
+            },
+            holidays_name: holidays
+                .as_ref()
+                .map(|_| settings.holidays.trim().to_string()),
+            shock_sizes_name: shock_sizes
+                .as_ref()
+                .map(|_| settings.shock_sizes.trim().to_string()),
             scenarios: spec,
             scenario_table,
             holidays,
@@ -95,6 +112,7 @@ impl MarketTables {
         let shock_sizes = scan(&self.shock_sizes, state).await?;
         let spec = MarketSpec {
             as_of: self.as_of,
+            scenarios_arg: self.scenarios_arg.clone(),
             scenarios: self.scenarios.clone(),
             floor: self.floor,
             curves_table: self.curves_name.clone(),

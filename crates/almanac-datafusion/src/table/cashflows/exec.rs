@@ -12,7 +12,8 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -21,10 +22,10 @@ use crate::market::{load_shared, MarketInputs, MarketSpec, SharedMarket};
 
 #[derive(Debug)]
 pub(crate) struct CashflowsExec {
-    instruments: Arc<dyn ExecutionPlan>,
-    market_inputs: MarketInputs,
-    market_spec: MarketSpec,
-    config: Arc<CashflowsConfig>,
+    pub(crate) instruments: Arc<dyn ExecutionPlan>,
+    pub(crate) market_inputs: MarketInputs,
+    pub(crate) market_spec: MarketSpec,
+    pub(crate) config: Arc<CashflowsConfig>,
     properties: Arc<PlanProperties>,
     market: SharedMarket,
 }
@@ -117,6 +118,20 @@ impl ExecutionPlan for CashflowsExec {
         let mut children = vec![&self.instruments];
         children.extend(self.market_inputs.plans());
         children
+    }
+
+    /// Each partition reads its share of the instruments but the whole of
+    /// every market table. Saying so keeps a planner that narrows a task's
+    /// scans to its partition (Ballista) from handing a task a slice of the curves.
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        let mut required = vec![Distribution::UnspecifiedDistribution];
+        required.extend(
+            self.market_inputs
+                .plans()
+                .iter()
+                .map(|_| Distribution::SinglePartition),
+        );
+        required
     }
 
     fn apply_expressions(

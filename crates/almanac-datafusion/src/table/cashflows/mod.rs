@@ -34,7 +34,8 @@ use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
 pub(crate) use output::{Expansion, OutCol, ERROR_COLUMNS};
 use stream::{CashflowsConfig, Mode};
@@ -106,17 +107,18 @@ pub(crate) fn expanding_table(
 
 #[derive(Debug)]
 pub(crate) struct CashflowsTable {
-    expansion: Expansion,
-    horizon_months: u32,
-    instruments: Arc<dyn TableProvider>,
-    market: MarketTables,
+    pub(crate) expansion: Expansion,
+    pub(crate) horizon_months: u32,
+    pub(crate) instruments_name: String,
+    pub(crate) instruments: Arc<dyn TableProvider>,
+    pub(crate) market: MarketTables,
     /// Number of instrument columns at the front of `schema`.
     n_input: usize,
     schema: SchemaRef,
 }
 
 impl CashflowsTable {
-    fn try_new(
+    pub(crate) fn try_new(
         expansion: Expansion,
         table_name: String,
         instruments: Arc<dyn TableProvider>,
@@ -147,6 +149,7 @@ impl CashflowsTable {
         Ok(CashflowsTable {
             expansion,
             horizon_months: 0,
+            instruments_name: table_name,
             n_input: input.fields().len(),
             instruments,
             market,
@@ -184,6 +187,23 @@ impl CashflowsTable {
             })
             .map(|t| t.data)
     }
+}
+
+/// The instrument batches dealt round-robin to `target` partitions when the
+/// scan has fewer (a book in one file with one row group is one partition):
+/// projecting cash flows costs far more than moving instrument rows, so every
+/// core (on a cluster, every executor slot) should get a share.
+fn spread_over_cores(
+    input: Arc<dyn ExecutionPlan>,
+    target: usize,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if input.output_partitioning().partition_count() >= target {
+        return Ok(input);
+    }
+    Ok(Arc::new(RepartitionExec::try_new(
+        input,
+        Partitioning::RoundRobinBatch(target),
+    )?))
 }
 
 #[async_trait]
@@ -253,6 +273,7 @@ impl TableProvider for CashflowsTable {
         if let Some(predicate) = conjunction(input_filters) {
             input = crate::tables::filter_plan(state, input, predicate)?;
         }
+        input = spread_over_cores(input, state.config().target_partitions())?;
 
         let columns: Vec<OutCol> = wanted
             .iter()

@@ -15,14 +15,14 @@ use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::error::Result;
 
 /// A column of the output: an instrument column passed through, or a generated one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum OutCol {
     /// Index in the instrument batch.
     Input(usize),
     Generated(Gen),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Gen {
     PeriodStart,
     PeriodEnd,
@@ -50,7 +50,7 @@ pub(crate) enum Gen {
 }
 
 /// A table function that expands each instrument row into several rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Expansion {
     /// `cashflows()`: one row per scenario and payment.
     Cashflows,

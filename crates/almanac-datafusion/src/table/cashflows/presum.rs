@@ -164,11 +164,23 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
 /// DataFusion's map (hashbrown with foldhash): fast on the packed u64 keys.
 type KeyMap = datafusion::common::HashMap<u64, u32>;
 
+/// Days per block of sums: an instrument's flows under one scenario fall in a
+/// few blocks (a 30-year monthly mortgage in 22), so the map is probed once
+/// per block rather than once per flow.
+const BLOCK_DAYS: usize = 512;
+const BLOCK_BITS: u32 = 15;
 const GROUP_BITS: u32 = 24;
 const SCENARIO_BITS: u32 = 16;
-const DAY_BITS: u32 = 24;
-/// Sums kept before they are emitted; beyond it they are flushed (memory stays bounded).
-const MAX_KEYS: usize = 1 << 20;
+/// Bytes of sums kept before they are emitted; beyond, they are flushed (memory stays bounded).
+const MAX_BYTES: usize = 64 << 20;
+
+/// One key group's sums under one scenario (0: shared by all) over `BLOCK_DAYS` days.
+struct Block {
+    /// `[day][summed column]`.
+    sums: Vec<f64>,
+    /// Days that received a flow: a sum of zero is still a row, as in the plain plan.
+    touched: [u64; BLOCK_DAYS / 64],
+}
 
 /// Running sums by (instrument key, scenario, pay_date).
 pub(crate) struct Presum {
@@ -183,12 +195,18 @@ pub(crate) struct Presum {
     group_rows: Vec<OwnedRow>,
     /// Group of each row of the current instrument batch.
     pub row_groups: Vec<u32>,
-    /// (group, scenario + 1 or 0 for every scenario, day) → slot in `sums`.
-    slots: KeyMap,
-    sums: Vec<f64>,
+    /// (group, block of days, scenario + 1 or 0 for every scenario) → index in `blocks`.
+    index: KeyMap,
+    blocks: Vec<Block>,
+    /// The block the last flow went to: the next flow usually goes there too.
+    last: Option<(u64, usize)>,
+    max_blocks: usize,
     /// Scratch: one instrument's flows under each scenario, committed when all succeed.
     pub staged: Vec<(usize, Flow)>,
 }
+
+/// A row to emit: (group, scenario, day after as_of), its sums at `index * width` in a side vector.
+type SumRow = (u32, u32, u32);
 
 impl Presum {
     pub fn new(
@@ -221,6 +239,7 @@ impl Presum {
                 .collect();
             Some(RowConverter::new(fields)?)
         };
+        let block_bytes = BLOCK_DAYS * summed.len().max(1) * 8 + BLOCK_DAYS / 8;
         Ok(Presum {
             as_of: config.as_of.0,
             scenarios,
@@ -230,8 +249,10 @@ impl Presum {
             groups: HashMap::new(),
             group_rows: Vec::new(),
             row_groups: Vec::new(),
-            slots: KeyMap::default(),
-            sums: Vec::new(),
+            index: KeyMap::default(),
+            blocks: Vec::new(),
+            last: None,
+            max_blocks: (MAX_BYTES / block_bytes).max(64),
             staged: Vec::new(),
         })
     }
@@ -260,32 +281,45 @@ impl Presum {
         Ok(())
     }
 
-    /// Too many groups for the packed key: emit what is summed and start over.
+    /// Too many sums or groups for the packed key: emit what is summed and start over.
     pub fn needs_flush(&self) -> bool {
-        self.slots.len() >= MAX_KEYS || self.group_rows.len() >= (1 << GROUP_BITS) - 1
+        self.blocks.len() >= self.max_blocks || self.group_rows.len() >= (1 << GROUP_BITS) - 1
     }
 
-    fn key(&self, group: u32, scenario: u64, pay_date: Date) -> u64 {
-        let day = (pay_date.0 - self.as_of).clamp(0, (1 << DAY_BITS) - 1) as u64;
-        (u64::from(group) << (SCENARIO_BITS + DAY_BITS)) | (scenario << DAY_BITS) | day
-    }
-
-    fn add(&mut self, key: u64, flow: &Flow) {
+    fn add(&mut self, group: u32, scenario: u64, pay_date: Date, flow: &Flow) {
+        let day =
+            (pay_date.0 - self.as_of).clamp(0, (BLOCK_DAYS << BLOCK_BITS) as i32 - 1) as usize;
+        let key = (u64::from(group) << (BLOCK_BITS + SCENARIO_BITS))
+            | (((day / BLOCK_DAYS) as u64) << SCENARIO_BITS)
+            | scenario;
         let width = self.summed.len();
-        let next = (self.sums.len() / width.max(1)) as u32;
-        let slot = *self.slots.entry(key).or_insert(next) as usize;
-        if slot == next as usize {
-            self.sums.resize(self.sums.len() + width, 0.0);
-        }
+        let at = match self.last {
+            Some((last_key, at)) if last_key == key => at,
+            _ => {
+                let next = self.blocks.len();
+                let at = *self.index.entry(key).or_insert(next as u32) as usize;
+                if at == next {
+                    self.blocks.push(Block {
+                        sums: vec![0.0; BLOCK_DAYS * width],
+                        touched: [0; BLOCK_DAYS / 64],
+                    });
+                }
+                self.last = Some((key, at));
+                at
+            }
+        };
+        let block = &mut self.blocks[at];
+        let offset = day % BLOCK_DAYS;
+        block.touched[offset / 64] |= 1 << (offset % 64);
         for (k, (_, g)) in self.summed.iter().enumerate() {
-            self.sums[slot * width + k] += amount(*g, flow);
+            block.sums[offset * width + k] += amount(*g, flow);
         }
     }
 
     /// Flows the same under every scenario.
     pub fn add_shared(&mut self, group: u32, flows: &[Flow]) {
         for flow in flows {
-            self.add(self.key(group, 0, flow.pay_date), flow);
+            self.add(group, 0, flow.pay_date, flow);
         }
     }
 
@@ -293,13 +327,13 @@ impl Presum {
     pub fn commit_staged(&mut self, group: u32) {
         for i in 0..self.staged.len() {
             let (scenario, flow) = self.staged[i];
-            self.add(self.key(group, scenario as u64 + 1, flow.pay_date), &flow);
+            self.add(group, scenario as u64 + 1, flow.pay_date, &flow);
         }
         self.staged.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.blocks.is_empty()
     }
 
     /// Emits every sum as rows of `schema` (shared sums added to each scenario), and empties.
@@ -310,39 +344,67 @@ impl Presum {
         batch_size: usize,
     ) -> Result<Vec<RecordBatch>> {
         let width = self.summed.len();
-        let day_mask = (1u64 << DAY_BITS) - 1;
-        let scenario_mask = (1u64 << SCENARIO_BITS) - 1;
-        // (group, scenario, day) → sums, each scenario receiving the shared sums.
-        let mut rows: HashMap<(u32, u32, u32), Vec<f64>> = HashMap::new();
-        let mut slots: Vec<(u64, u32)> = self.slots.drain().collect();
-        slots.sort_unstable();
-        for (key, slot) in slots {
-            let (group, scenario, day) = (
-                (key >> (SCENARIO_BITS + DAY_BITS)) as u32,
-                ((key >> DAY_BITS) & scenario_mask) as u32,
-                (key & day_mask) as u32,
-            );
-            let values = &self.sums[slot as usize * width..(slot as usize + 1) * width];
-            let targets: Vec<u32> = if scenario == 0 {
-                (0..self.scenarios as u32).collect()
-            } else {
-                vec![scenario - 1]
-            };
-            for s in targets {
-                let entry = rows
-                    .entry((group, s, day))
-                    .or_insert_with(|| vec![0.0; width]);
-                for (acc, v) in entry.iter_mut().zip(values) {
-                    *acc += v;
+        let mut entries: Vec<(u64, u32)> = self.index.drain().collect();
+        // By group, then block of days, then scenario: the shared block (scenario 0) first.
+        entries.sort_unstable();
+        let mut rows: Vec<SumRow> = Vec::new();
+        let mut values: Vec<f64> = Vec::new();
+        let mut own: Vec<Option<&Block>> = vec![None; self.scenarios];
+        let mut start = 0;
+        while start < entries.len() {
+            let run_key = entries[start].0 >> SCENARIO_BITS;
+            let end = entries[start..]
+                .iter()
+                .position(|(k, _)| k >> SCENARIO_BITS != run_key)
+                .map_or(entries.len(), |n| start + n);
+            let group = (run_key >> BLOCK_BITS) as u32;
+            let first_day = (run_key & ((1 << BLOCK_BITS) - 1)) as usize * BLOCK_DAYS;
+            own.iter_mut().for_each(|b| *b = None);
+            let mut shared = None;
+            for &(key, at) in &entries[start..end] {
+                let block = &self.blocks[at as usize];
+                match (key & ((1 << SCENARIO_BITS) - 1)) as usize {
+                    0 => shared = Some(block),
+                    s => own[s - 1] = Some(block),
                 }
             }
+            for (s, own) in own.iter().enumerate() {
+                let blocks = [shared, *own];
+                for word in 0..BLOCK_DAYS / 64 {
+                    let mut bits = blocks
+                        .iter()
+                        .flatten()
+                        .fold(0, |acc, b| acc | b.touched[word]);
+                    while bits != 0 {
+                        let offset = word * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        rows.push((group, s as u32, (first_day + offset) as u32));
+                        for k in 0..width {
+                            let sum: f64 = blocks
+                                .iter()
+                                .flatten()
+                                .map(|b| b.sums[offset * width + k])
+                                .sum();
+                            values.push(sum);
+                        }
+                    }
+                }
+            }
+            start = end;
         }
-        self.sums.clear();
-        let mut ordered: Vec<((u32, u32, u32), Vec<f64>)> = rows.into_iter().collect();
-        ordered.sort_unstable_by_key(|(k, _)| *k);
+        drop(own);
+        self.blocks.clear();
+        self.last = None;
         let mut batches = Vec::new();
-        for chunk in ordered.chunks(batch_size.max(1)) {
-            batches.push(self.batch(chunk, config, scenario_names)?);
+        let step = batch_size.max(1);
+        for first in (0..rows.len()).step_by(step) {
+            let last = (first + step).min(rows.len());
+            batches.push(self.batch(
+                &rows[first..last],
+                &values[first * width..last * width],
+                config,
+                scenario_names,
+            )?);
         }
         if self.group_rows.len() >= (1 << GROUP_BITS) - 1 {
             self.groups.clear();
@@ -353,15 +415,17 @@ impl Presum {
 
     fn batch(
         &self,
-        chunk: &[((u32, u32, u32), Vec<f64>)],
+        chunk: &[SumRow],
+        values: &[f64],
         config: &CashflowsConfig,
         scenario_names: &[String],
     ) -> Result<RecordBatch> {
+        let width = self.summed.len();
         let key_arrays = match &self.converter {
             Some(converter) => converter.convert_rows(
                 chunk
                     .iter()
-                    .map(|((g, _, _), _)| self.group_rows[*g as usize].row()),
+                    .map(|(g, _, _)| self.group_rows[*g as usize].row()),
             )?,
             None => Vec::new(),
         };
@@ -378,15 +442,13 @@ impl Presum {
                 }
                 OutCol::Generated(Gen::Scenario) => {
                     let mut b = StringBuilder::with_capacity(chunk.len(), chunk.len() * 12);
-                    for ((_, s, _), _) in chunk {
+                    for (_, s, _) in chunk {
                         b.append_value(&scenario_names[*s as usize]);
                     }
                     Arc::new(b.finish())
                 }
                 OutCol::Generated(Gen::PayDate) => Arc::new(Date32Array::from_iter_values(
-                    chunk
-                        .iter()
-                        .map(|((_, _, day), _)| self.as_of + *day as i32),
+                    chunk.iter().map(|(_, _, day)| self.as_of + *day as i32),
                 )),
                 OutCol::Generated(_) => {
                     let k = self
@@ -395,7 +457,7 @@ impl Presum {
                         .position(|(p, _)| *p == position)
                         .unwrap_or(0);
                     Arc::new(Float64Array::from_iter_values(
-                        chunk.iter().map(|(_, v)| v[k]),
+                        values.iter().skip(k).step_by(width.max(1)).copied(),
                     ))
                 }
             };

@@ -22,7 +22,7 @@ use crate::instruments::{InstrumentBatch, ValidRow};
 use crate::market::Market;
 
 /// What the stream emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Mode {
     /// Cash flows (`cashflows()`).
     Flows,
