@@ -34,8 +34,7 @@ use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
+use datafusion::physical_plan::ExecutionPlan;
 
 pub(crate) use output::{Expansion, OutCol, ERROR_COLUMNS};
 use stream::{CashflowsConfig, Mode};
@@ -189,23 +188,6 @@ impl CashflowsTable {
     }
 }
 
-/// The instrument batches dealt round-robin to `target` partitions when the
-/// scan has fewer (a book in one file with one row group is one partition):
-/// projecting cash flows costs far more than moving instrument rows, so every
-/// core (on a cluster, every executor slot) should get a share.
-fn spread_over_cores(
-    input: Arc<dyn ExecutionPlan>,
-    target: usize,
-) -> Result<Arc<dyn ExecutionPlan>> {
-    if input.output_partitioning().partition_count() >= target {
-        return Ok(input);
-    }
-    Ok(Arc::new(RepartitionExec::try_new(
-        input,
-        Partitioning::RoundRobinBatch(target),
-    )?))
-}
-
 #[async_trait]
 impl TableProvider for CashflowsTable {
     fn schema(&self) -> SchemaRef {
@@ -273,7 +255,6 @@ impl TableProvider for CashflowsTable {
         if let Some(predicate) = conjunction(input_filters) {
             input = crate::tables::filter_plan(state, input, predicate)?;
         }
-        input = spread_over_cores(input, state.config().target_partitions())?;
 
         let columns: Vec<OutCol> = wanted
             .iter()
