@@ -109,6 +109,15 @@ async fn run_logical(ctx: &SessionContext, plan: LogicalPlan) -> Vec<RecordBatch
         .expect("run")
 }
 
+async fn physical_plan(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    ctx.sql(sql)
+        .await
+        .expect(sql)
+        .create_physical_plan()
+        .await
+        .expect(sql)
+}
+
 #[tokio::test]
 async fn logical_plans_round_trip() {
     let client = session().await;
@@ -133,13 +142,7 @@ async fn physical_plans_round_trip() {
     let executor = almanac_datafusion::new_session();
     let codec = AlmanacPhysicalCodec::default();
     for sql in QUERIES {
-        let physical: Arc<dyn ExecutionPlan> = scheduler
-            .sql(sql)
-            .await
-            .expect(sql)
-            .create_physical_plan()
-            .await
-            .expect(sql);
+        let physical = physical_plan(&scheduler, sql).await;
         let expected = collect(Arc::clone(&physical), scheduler.task_ctx())
             .await
             .expect(sql);
@@ -156,13 +159,7 @@ async fn physical_plans_round_trip() {
 async fn the_presummed_operator_travels() {
     let scheduler = session().await;
     let sql = "SELECT scenario, pay_date, SUM(total) FROM cashflows('instruments', DATE '2025-12-31', 'bcbs') GROUP BY 1, 2";
-    let physical = scheduler
-        .sql(sql)
-        .await
-        .expect(sql)
-        .create_physical_plan()
-        .await
-        .expect(sql);
+    let physical = physical_plan(&scheduler, sql).await;
     let codec = AlmanacPhysicalCodec::default();
     let bytes = physical_plan_to_bytes_with_extension_codec(physical, &codec).expect(sql);
     let decoded = physical_plan_from_bytes_with_extension_codec(
