@@ -60,6 +60,30 @@ def start_cluster(almanac, executors, slots, work):
     return f"df://127.0.0.1:{port}", processes
 
 
+def split_book(almanac, book, files):
+    """The book's lake with the instruments in `files` Parquet files (a cluster splits the
+    work by files: a single file of one row group would be one task)."""
+    import shutil
+    lake, split = book / "lake", book / f"lake-{files}-files"
+    marker = split / "instruments" / f"part-{files - 1}.parquet"
+    if marker.exists():
+        return split
+    shutil.rmtree(split, ignore_errors=True)
+    (split / "instruments").mkdir(parents=True)
+    for table in lake.glob("*.parquet"):
+        if table.stem != "instruments":
+            shutil.copy(table, split / table.name)
+    count = subprocess.run([almanac, "sql", "--data", lake, "--format", "csv", "-c",
+                            "SELECT COUNT(*) FROM instruments"],
+                           check=True, capture_output=True, text=True).stdout.split()[-1]
+    per_file = -(-int(count) // files)
+    copies = "; ".join(
+        f"COPY (SELECT * FROM instruments ORDER BY instrument_id LIMIT {per_file} OFFSET {i * per_file}) "
+        f"TO '{split / 'instruments' / f'part-{i}.parquet'}' STORED AS PARQUET" for i in range(files))
+    subprocess.run([almanac, "sql", "--data", lake, "-c", copies], check=True, capture_output=True)
+    return split
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--almanac", default=str(ROOT / "target" / "release" / "almanac"))
@@ -67,6 +91,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slots", type=int, default=2, help="task slots per executor")
     parser.add_argument("--books", default=str(ROOT / "target" / "bench-books"))
+    parser.add_argument("--files", type=int, default=8, help="instrument files the book is split into")
     args = parser.parse_args()
     books = pathlib.Path(args.books)
     eve = WORKLOADS["eve"]
@@ -74,7 +99,8 @@ def main():
     print(f"machine: {machine()}", file=sys.stderr)
     for label in [s.strip().lower() for s in args.sizes.split(",") if s.strip()]:
         book, meta = ensure_book(args.almanac, books, label)
-        base = [args.almanac, "sql", "--data", book / "lake", "--format", "csv", "-f", eve]
+        lake = split_book(args.almanac, book, args.files)
+        base = [args.almanac, "sql", "--data", lake, "--format", "csv", "-f", eve]
         single = [run_with_rss(base)[0] for _ in range(args.repeat)]
         row = {"book": label, "flows": meta["flows"], "one process": statistics.median(single)}
         for executors in (1, 2):
