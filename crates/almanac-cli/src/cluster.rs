@@ -47,8 +47,8 @@ pub struct ExecutorArgs {
     #[arg(long = "grpc-port", default_value_t = 50052)]
     grpc_port: u16,
     /// Tasks run at once (default: the cores).
-    #[arg(long, value_name = "N")]
-    slots: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    slots: Option<u16>,
     /// Folder for shuffle files and spills (default: a temporary folder).
     #[arg(long = "work-dir", value_name = "DIR")]
     work_dir: Option<String>,
@@ -91,7 +91,7 @@ pub async fn executor(args: ExecutorArgs) -> Result<(), String> {
         port: args.port,
         grpc_port: args.grpc_port,
         scheduler: args.scheduler,
-        slots: args.slots,
+        slots: args.slots.map(usize::from),
         work_dir: args.work_dir,
         memory_bytes,
         heartbeat_seconds: args.heartbeat,

@@ -128,13 +128,13 @@ enum ProviderWire {
 fn market_tables(market: &MarketTables) -> Vec<(&str, &Arc<dyn TableProvider>)> {
     let mut tables = vec![(market.curves_name.as_str(), &market.curves)];
     let optional = [
-        (&market.scenario_table_name, &market.scenario_table),
-        (&market.holidays_name, &market.holidays),
-        (&market.shock_sizes_name, &market.shock_sizes),
+        (market.scenario_table_name(), &market.scenario_table),
+        (market.holidays_name.as_deref(), &market.holidays),
+        (market.shock_sizes_name.as_deref(), &market.shock_sizes),
     ];
     for (name, table) in optional {
         if let (Some(name), Some(table)) = (name, table) {
-            tables.push((name.as_str(), table));
+            tables.push((name, table));
         }
     }
     tables
@@ -145,7 +145,7 @@ fn market_wire(market: &MarketTables) -> MarketWire {
         as_of: market.as_of.0,
         curves: market.curves_name.clone(),
         scenarios: market.scenarios_arg.clone(),
-        scenario_table: market.scenario_table_name.clone(),
+        scenario_table: market.scenario_table_name().map(str::to_string),
         holidays: market.holidays_name.clone(),
         shock_sizes: market.shock_sizes_name.clone(),
         floor: market.floor.code().to_string(),
@@ -186,7 +186,6 @@ fn market_from_wire(
         curves,
         scenarios: parse_scenario_spec(&wire.scenarios).map_err(|e| wire_err(e.to_string()))?,
         scenarios_arg: wire.scenarios,
-        scenario_table_name: wire.scenario_table,
         scenario_table,
         holidays_name: wire.holidays,
         holidays,

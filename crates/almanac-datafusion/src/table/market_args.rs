@@ -26,8 +26,7 @@ pub(crate) struct MarketTables {
     /// The `scenarios` argument as written, parsed into `scenarios`.
     pub scenarios_arg: String,
     pub scenarios: ScenarioSpec,
-    /// Names of the optional tables, as resolved.
-    pub scenario_table_name: Option<String>,
+    /// Names of the optional setting tables, as resolved (the scenario table's is in `scenarios`).
     pub holidays_name: Option<String>,
     pub shock_sizes_name: Option<String>,
     pub scenario_table: Option<Arc<dyn TableProvider>>,
@@ -82,10 +81,6 @@ impl MarketArgs {
             curves_name: curves_name.to_string(),
             curves,
             scenarios_arg: scenarios.to_string(),
-            scenario_table_name: match &spec {
-                ScenarioSpec::Table(name) => Some(name.clone()),
-                ScenarioSpec::Builtin(_) => None,
-            },
             holidays_name: holidays
                 .as_ref()
                 .map(|_| settings.holidays.trim().to_string()),
@@ -104,6 +99,14 @@ impl MarketArgs {
 }
 
 impl MarketTables {
+    /// The name of the scenario table, when the scenarios argument names one.
+    pub fn scenario_table_name(&self) -> Option<&str> {
+        match &self.scenarios {
+            ScenarioSpec::Table(name) => Some(name),
+            ScenarioSpec::Builtin(_) => None,
+        }
+    }
+
     /// Scans of the market tables, read once when the query runs.
     pub async fn plan(&self, state: &dyn Session) -> Result<(MarketInputs, MarketSpec)> {
         let curves = self.curves.scan(state, None, &[], None).await?;
