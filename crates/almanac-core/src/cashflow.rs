@@ -1,6 +1,6 @@
 //! Cash-flow projection of one instrument (methodology.md, "Schedules" and "Amounts").
 
-use crate::calendar::Calendar;
+use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
 use crate::daycount::{curve_time, DayCount};
 use crate::error::{Error, Result};
@@ -32,11 +32,59 @@ impl Flow {
 }
 
 /// Reusable buffers and settings for projecting many instruments.
+///
+/// The schedule of the last instrument projected is kept with what does not
+/// depend on the rate (each period's accrual year fraction and run-off
+/// factor), so a floater projected once per scenario, or a run of instruments
+/// with the same terms, builds it once.
 #[derive(Debug)]
 pub struct Projector<'a> {
     pub as_of: Date,
     pub calendar: &'a Calendar,
     periods: Vec<Period>,
+    /// The future periods of the schedule in `periods`, built for `schedule_of`.
+    future: Vec<FuturePeriod>,
+    schedule_of: Option<ScheduleKey>,
+    /// The prepayment / run-off rate `future`'s run-off factors were computed for.
+    runoff_rate: Option<f64>,
+}
+
+/// What an instrument's schedule and year fractions depend on (as_of and the
+/// calendar are the projector's own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ScheduleKey {
+    start_date: Date,
+    maturity_date: Option<Date>,
+    payment_months: u32,
+    behavioral_months: u32,
+    business_day: BusinessDayRule,
+    day_count: DayCount,
+}
+
+impl ScheduleKey {
+    fn of(inst: &Instrument, as_of: Date) -> ScheduleKey {
+        ScheduleKey {
+            // A non-maturity product's schedule runs from as_of, whatever its start.
+            start_date: inst.maturity_date.map_or(as_of, |_| inst.start_date),
+            maturity_date: inst.maturity_date,
+            payment_months: inst.payment_months,
+            behavioral_months: inst.behavioral_months,
+            business_day: inst.business_day,
+            day_count: inst.day_count,
+        }
+    }
+}
+
+/// A period paid after as_of, with its rate-independent parts.
+#[derive(Debug, Clone, Copy)]
+struct FuturePeriod {
+    period: Period,
+    /// Year fraction of the accrual period in the instrument's day count.
+    accrual_years: f64,
+    /// Days of the period after as_of, over 365: the run-off's time.
+    exposed_years: f64,
+    /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
+    runoff: f64,
 }
 
 impl<'a> Projector<'a> {
@@ -45,7 +93,73 @@ impl<'a> Projector<'a> {
             as_of,
             calendar,
             periods: Vec::with_capacity(512),
+            future: Vec::with_capacity(512),
+            schedule_of: None,
+            runoff_rate: None,
         }
+    }
+
+    /// Builds the future periods of `inst`'s schedule, unless they are the
+    /// ones already held.
+    fn prepare_schedule(&mut self, inst: &Instrument) {
+        let as_of = self.as_of;
+        let key = ScheduleKey::of(inst, as_of);
+        if self.schedule_of == Some(key) {
+            return;
+        }
+        self.periods.clear();
+        match inst.maturity_date {
+            Some(maturity) => backward_schedule(
+                inst.start_date,
+                maturity,
+                inst.payment_months,
+                inst.business_day,
+                self.calendar,
+                Some(as_of),
+                &mut self.periods,
+            ),
+            None => monthly_from(
+                as_of,
+                inst.behavioral_months,
+                inst.business_day,
+                self.calendar,
+                &mut self.periods,
+            ),
+        }
+        let first_future = self.periods.partition_point(|p| p.pay_date <= as_of);
+        self.future.clear();
+        self.future
+            .extend(self.periods[first_future..].iter().map(|&period| {
+                let exposed_days =
+                    (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
+                FuturePeriod {
+                    period,
+                    accrual_years: inst
+                        .day_count
+                        .year_frac(period.accrual_start, period.accrual_end),
+                    exposed_years: exposed_days as f64 / 365.0,
+                    runoff: 0.0,
+                }
+            }));
+        self.schedule_of = Some(key);
+        self.runoff_rate = None;
+    }
+
+    /// Sets each future period's run-off factor for the prepayment rate `cpr`.
+    fn prepare_runoff(&mut self, cpr: f64) {
+        if self.runoff_rate == Some(cpr) {
+            return;
+        }
+        // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once.
+        let log_survival = (1.0 - cpr).ln();
+        for p in &mut self.future {
+            p.runoff = if cpr > 0.0 && p.exposed_years > 0.0 {
+                -(p.exposed_years * log_survival).exp_m1()
+            } else {
+                0.0
+            };
+        }
+        self.runoff_rate = Some(cpr);
     }
 
     /// Appends the instrument's future flows (pay_date > as_of) to `out`.
@@ -59,33 +173,13 @@ impl<'a> Projector<'a> {
         out: &mut Vec<Flow>,
     ) -> Result<()> {
         let as_of = self.as_of;
-        self.periods.clear();
+        self.prepare_schedule(inst);
+        self.prepare_runoff(inst.prepayment_rate);
         let month_step = match inst.maturity_date {
-            Some(maturity) => {
-                backward_schedule(
-                    inst.start_date,
-                    maturity,
-                    inst.payment_months,
-                    inst.business_day,
-                    self.calendar,
-                    Some(as_of),
-                    &mut self.periods,
-                );
-                inst.payment_months
-            }
-            None => {
-                monthly_from(
-                    as_of,
-                    inst.behavioral_months,
-                    inst.business_day,
-                    self.calendar,
-                    &mut self.periods,
-                );
-                1
-            }
+            Some(_) => inst.payment_months,
+            None => 1,
         };
-        let first_future = self.periods.partition_point(|p| p.pay_date <= as_of);
-        let remaining = &self.periods[first_future..];
+        let remaining = &self.future;
         if remaining.is_empty() {
             if inst.balance > 0.0 {
                 let maturity = inst
@@ -105,11 +199,11 @@ impl<'a> Projector<'a> {
         }
 
         let sign = inst.side.sign();
-        let log_survival = (1.0 - inst.prepayment_rate).ln();
         let mut fixing: Option<(Date, Date, f64)> = None;
         let n = remaining.len();
         let mut b = inst.balance;
-        for (j, period) in remaining.iter().enumerate() {
+        for (j, future) in remaining.iter().enumerate() {
+            let period = &future.period;
             let payments_left = (n - j) as i32;
             let rate = match &inst.floating {
                 None => inst.rate,
@@ -135,19 +229,12 @@ impl<'a> Projector<'a> {
                     }
                 }
             };
-            let interest = b
-                * rate
-                * inst
-                    .day_count
-                    .year_frac(period.accrual_start, period.accrual_end);
+            let interest = b * rate * future.accrual_years;
             let principal =
                 scheduled_principal(inst.amortization, b, rate, month_step, payments_left);
             let after_schedule = b - principal;
-            let exposed_days = (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
-            let tau = exposed_days as f64 / 365.0;
-            // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once.
-            let prepayment = if inst.prepayment_rate > 0.0 && after_schedule > 0.0 && tau > 0.0 {
-                after_schedule * -(tau * log_survival).exp_m1()
+            let prepayment = if future.runoff > 0.0 && after_schedule > 0.0 {
+                after_schedule * future.runoff
             } else {
                 0.0
             };
@@ -509,6 +596,74 @@ mod tests {
             assert_eq!(flow.rate, fixing(d(2026, 7, 31)), "{}", flow.accrual_start);
         }
         assert_ne!(f[6].rate, f[7].rate);
+    }
+
+    /// One projector reused across instruments (it keeps the last schedule
+    /// and run-off factors) gives exactly what a fresh projector gives, in
+    /// any order: same terms with another rate or prepayment, other terms,
+    /// and back again.
+    #[test]
+    fn reused_projector_equals_fresh_projections() {
+        let variants = [
+            raw("annuity"),
+            RawInstrument {
+                rate: Some(0.03),
+                ..raw("same schedule, other rate")
+            },
+            RawInstrument {
+                prepayment_rate: Some(0.08),
+                ..raw("same schedule, prepaying")
+            },
+            RawInstrument {
+                prepayment_rate: Some(0.15),
+                ..raw("same schedule, faster")
+            },
+            RawInstrument {
+                day_count: Some("ACT/360"),
+                ..raw("other day count")
+            },
+            RawInstrument {
+                payment_months: Some(3),
+                amortization: Some("linear"),
+                ..raw("quarterly")
+            },
+            RawInstrument {
+                business_day: Some("following"),
+                ..raw("adjusted")
+            },
+            RawInstrument {
+                start_date: Some(d(2024, 6, 15)),
+                ..raw("other start")
+            },
+            RawInstrument {
+                maturity_date: None,
+                behavioral_months: Some(24),
+                prepayment_rate: Some(0.2),
+                amortization: Some("bullet"),
+                ..raw("non-maturity")
+            },
+            RawInstrument {
+                maturity_date: None,
+                behavioral_months: Some(36),
+                prepayment_rate: Some(0.2),
+                amortization: Some("bullet"),
+                ..raw("longer non-maturity")
+            },
+        ];
+        let as_of = d(2025, 12, 31);
+        let cal = Calendar::weekends_only();
+        let mut reused = Projector::new(as_of, &cal);
+        let order: Vec<usize> = (0..variants.len())
+            .chain((0..variants.len()).rev())
+            .collect();
+        for i in order {
+            let inst = variants[i].validate().unwrap();
+            let mut got = Vec::new();
+            reused.project("x", &inst, None, &mut got).unwrap();
+            let fresh = flows(variants[i].clone(), as_of, None);
+            assert!(!fresh.is_empty());
+            assert_eq!(got, fresh, "{}", variants[i].instrument_id);
+        }
     }
 
     #[test]

@@ -111,9 +111,60 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
-// Both conversions work in i64, so that any Date32 value, however absurd, maps
-// without overflow (results beyond the i32 range saturate).
+/// Neri and Schneider's conversions ("Euclidean affine functions and their
+/// application to calendar algorithms", 2022) work on u32 after shifting the
+/// epoch back by `SHIFT_CYCLES` 400-year cycles: a few multiplications and
+/// shifts, against the divisions of the general i64 versions below. They hold
+/// for day numbers in `FAST_DAYS` and years in `FAST_YEARS` (any realistic
+/// date); anything else takes the general path.
+const SHIFT_CYCLES: u32 = 82;
+const SHIFT_DAYS: u32 = 719_468 + 146_097 * SHIFT_CYCLES;
+const SHIFT_YEARS: u32 = 400 * SHIFT_CYCLES;
+const FAST_DAYS: std::ops::RangeInclusive<i32> = -(SHIFT_DAYS as i32)..=1_000_000_000;
+const FAST_YEARS: std::ops::RangeInclusive<i32> = -(SHIFT_YEARS as i32) + 1..=2_000_000;
+
 fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    if !FAST_YEARS.contains(&year) {
+        return days_from_civil_general(year, month, day);
+    }
+    let before_march = u32::from(month <= 2);
+    let y = (year + SHIFT_YEARS as i32) as u32 - before_march;
+    let m = if before_march == 1 { month + 12 } else { month };
+    let century = y / 100;
+    let year_days = 1461 * y / 4 - century + century / 4;
+    let month_days = (979 * m - 2919) / 32;
+    (year_days + month_days + day - 1) as i32 - SHIFT_DAYS as i32
+}
+
+fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    if !FAST_DAYS.contains(&days) {
+        return civil_from_days_general(days);
+    }
+    let n = (days + SHIFT_DAYS as i32) as u32;
+    let n1 = 4 * n + 3;
+    let century = n1 / 146_097;
+    let day_of_century = n1 % 146_097 / 4;
+    let n2 = 4 * day_of_century + 3;
+    let p2 = 2_939_745u64 * u64::from(n2);
+    let year_of_century = (p2 >> 32) as u32;
+    let day_of_year = (p2 as u32) / 2_939_745 / 4;
+    let n3 = 2141 * day_of_year + 197_913;
+    let (month, day) = (n3 >> 16, (n3 & 0xffff) / 2141 + 1);
+    let january_or_february = day_of_year >= 306;
+    let year = (100 * century + year_of_century) as i32 - SHIFT_YEARS as i32
+        + i32::from(january_or_february);
+    let month = if january_or_february {
+        month - 12
+    } else {
+        month
+    };
+    (year, month, day)
+}
+
+// The general conversions (Howard Hinnant's) work in i64, so that any Date32
+// value, however absurd, maps without overflow (results beyond the i32 range
+// saturate).
+fn days_from_civil_general(year: i32, month: u32, day: u32) -> i32 {
     let y = i64::from(year) - i64::from(month <= 2);
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -124,7 +175,7 @@ fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     days.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
-fn civil_from_days(days: i32) -> (i32, u32, u32) {
+fn civil_from_days_general(days: i32) -> (i32, u32, u32) {
     let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -152,6 +203,38 @@ mod tests {
         for n in -800_000..800_000 {
             let (y, m, dd) = Date(n).ymd();
             assert_eq!(d(y, m, dd).0, n);
+        }
+    }
+
+    /// The fast conversions agree with the general ones on every day they
+    /// handle, and hand over to them at both ends of their range.
+    #[test]
+    fn fast_conversions_match_the_general_ones() {
+        let edges = [*FAST_DAYS.start(), *FAST_DAYS.end()];
+        let near_edges = edges.iter().flat_map(|&e| e - 400_000..e + 400_000);
+        let across = (i32::MIN..i32::MAX).step_by(997);
+        for n in (-3_000_000..3_000_000).chain(near_edges).chain(across) {
+            let civil = civil_from_days_general(n);
+            assert_eq!(civil_from_days(n), civil, "day {n}");
+            let (y, m, dd) = civil;
+            assert_eq!(
+                days_from_civil(y, m, dd),
+                days_from_civil_general(y, m, dd),
+                "{civil:?}"
+            );
+        }
+        for year in [
+            *FAST_YEARS.start() - 1,
+            *FAST_YEARS.start(),
+            *FAST_YEARS.end(),
+            *FAST_YEARS.end() + 1,
+        ] {
+            for (m, dd) in [(1, 1), (2, 28), (3, 1), (12, 31)] {
+                assert_eq!(
+                    days_from_civil(year, m, dd),
+                    days_from_civil_general(year, m, dd)
+                );
+            }
         }
     }
 
