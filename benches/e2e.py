@@ -19,6 +19,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH_SQL = ROOT / "benches" / "sql"
+# Bumped when the generator writes books differently (2: row groups of 16,384 instruments).
+BOOK_FORMAT = 2
 WORKLOADS = {
     "eve": BENCH_SQL / "eve.sql",
     "repricing_gap": ROOT / "sql" / "repricing_gap.sql",
@@ -67,7 +70,11 @@ def ensure_book(almanac, books, label):
     book = books / label
     meta_file = book / "bench-meta.json"
     if meta_file.exists():
-        return book, json.loads(meta_file.read_text())
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format") == BOOK_FORMAT:
+            return book, meta
+        print(f"the cached {label} book is of an older format; making it again", file=sys.stderr)
+        shutil.rmtree(book)
     n = SIZES[label]
     print(f"generating the {label} book ({n} instruments) in {book} ...", file=sys.stderr)
     lake = book / "lake"
@@ -80,7 +87,7 @@ def ensure_book(almanac, books, label):
     counted = subprocess.run([almanac, "sql", "--data", lake, "--format", "csv", "-f",
                               BENCH_SQL / "cashflow_count.sql"],
                              check=True, capture_output=True, text=True)
-    meta = {"instruments": n, "flows": int(counted.stdout.split()[1])}
+    meta = {"instruments": n, "flows": int(counted.stdout.split()[1]), "format": BOOK_FORMAT}
     meta_file.write_text(json.dumps(meta))
     return book, meta
 

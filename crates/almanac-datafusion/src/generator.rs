@@ -21,6 +21,8 @@ use rand_chacha::ChaCha8Rng;
 
 /// Rows generated and written per batch, so 10M instruments need little memory.
 const CHUNK: usize = 65_536;
+/// Instruments per Parquet row group (the demo bank's 10,000 fit in one).
+const ROW_GROUP_ROWS: usize = 16_384;
 
 /// The analysis date of the demo bank.
 pub fn demo_as_of() -> Date {
@@ -53,7 +55,9 @@ pub fn generate(
     let file = File::create(&path).map_err(|e| io_err(&path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(CHUNK * 2))
+        // Several row groups, so a book in one file is still scanned (and its
+        // flows generated) by every core: DataFusion deals whole row groups.
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
     let (mut assets, mut liabilities) = (0.0, 0.0);
@@ -672,4 +676,23 @@ fn write_small(out: &Path, name: &str, batch: RecordBatch) -> Result<()> {
     writer.write(&batch)?;
     writer.close()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    /// A generated book is written in row groups of `ROW_GROUP_ROWS`
+    /// instruments, so that every core gets some of a single-file book.
+    #[test]
+    fn books_are_written_in_several_row_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 2 * ROW_GROUP_ROWS + 100;
+        generate(n, 3, dir.path(), |_| {}).unwrap();
+        let file = File::open(dir.path().join("instruments.parquet")).unwrap();
+        let metadata = SerializedFileReader::new(file).unwrap().metadata().clone();
+        let rows: Vec<i64> = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(rows, [ROW_GROUP_ROWS as i64, ROW_GROUP_ROWS as i64, 100]);
+    }
 }
