@@ -122,8 +122,14 @@ impl Drop for Moto {
     }
 }
 
+/// One test at a time: `the_lake_in_s3` expects a port it has just closed to
+/// stay closed, and the other test's S3 server, starting in parallel, once
+/// took that port (and answered "credentials refused").
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_lake_in_s3() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let moto = Moto::start();
     let demo = Path::new(ROOT).join("datasets/demo");
     moto.upload("bank", "demo", &demo);
@@ -487,6 +493,7 @@ fn flight_csv(addr: &str, sql: &str) -> String {
 /// A store that checks signatures refuses unknown keys, and says so.
 #[test]
 fn refused_credentials_are_named() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
     let e = failure(moto.almanac(&["sql", "--data", "s3://bank/demo", "-c", "SELECT 1"]));
     assert!(
