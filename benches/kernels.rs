@@ -140,8 +140,27 @@ fn projection(c: &mut Criterion) {
     let calendar = Calendar::weekends_only();
     let mut projector = Projector::new(date(2025, 12, 31), &calendar);
     let inst = mortgage();
+    // The projector keeps the last schedule: alternating two start dates makes
+    // every call build its own, as for a book of different instruments.
+    let other = Instrument {
+        start_date: inst.start_date.add_days(1),
+        ..inst.clone()
+    };
     let mut flows = Vec::with_capacity(512);
+    let mut toggle = false;
     c.bench_function("projection/30y_annuity_with_prepayment", |b| {
+        b.iter(|| {
+            toggle = !toggle;
+            flows.clear();
+            let next = if toggle { &inst } else { &other };
+            projector
+                .project("M1", black_box(next), None, &mut flows)
+                .expect("project");
+            flows.len()
+        })
+    });
+    // The same terms again (a floater's next scenario): the schedule is reused.
+    c.bench_function("projection/same_terms_again", |b| {
         b.iter(|| {
             flows.clear();
             projector
