@@ -41,8 +41,9 @@ impl Flow {
 pub struct Projector<'a> {
     pub as_of: Date,
     pub calendar: &'a Calendar,
+    /// Scratch: the whole schedule, paid periods included, while `future` is built.
     periods: Vec<Period>,
-    /// The future periods of the schedule in `periods`, built for `schedule_of`.
+    /// The periods paid after as_of of the schedule of `schedule_of`.
     future: Vec<FuturePeriod>,
     schedule_of: Option<ScheduleKey>,
     /// The prepayment / run-off rate `future`'s run-off factors were computed for.
