@@ -35,8 +35,9 @@ impl Flow {
 ///
 /// The schedule of the last instrument projected is kept with what does not
 /// depend on the rate (each period's accrual year fraction and run-off
-/// factor), so a floater projected once per scenario, or a run of instruments
-/// with the same terms, builds it once.
+/// factor, a floater's reset dates and the times of its forwards), so a
+/// floater projected once per scenario, or a run of instruments with the same
+/// terms, builds it once.
 #[derive(Debug)]
 pub struct Projector<'a> {
     pub as_of: Date,
@@ -48,6 +49,41 @@ pub struct Projector<'a> {
     schedule_of: Option<ScheduleKey>,
     /// The prepayment / run-off rate `future`'s run-off factors were computed for.
     runoff_rate: Option<f64>,
+    /// A floater's fixings over `future` (each period's `fixing` indexes them).
+    fixings: Vec<Fixing>,
+    /// The start date and reset months `fixings` were computed for, on `schedule_of`.
+    fixings_of: Option<(Date, u32)>,
+}
+
+/// One rate fixing of a floater: what its forward needs besides the
+/// scenario's curve (the reset's and its index period end's curve times and
+/// the index period's year fraction), or `None` when the reset is on or
+/// before as_of (the `rate` column applies).
+type Fixing = Option<ForwardTimes>;
+
+/// The scenario-independent parts of a simple forward rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ForwardTimes {
+    pub t1: f64,
+    pub t2: f64,
+    pub year_frac: f64,
+}
+
+impl ForwardTimes {
+    pub fn new(as_of: Date, d1: Date, d2: Date, day_count: DayCount) -> Self {
+        ForwardTimes {
+            t1: curve_time(as_of, d1),
+            t2: curve_time(as_of, d2),
+            year_frac: day_count.year_frac(d1, d2),
+        }
+    }
+
+    /// F = (DF(t1)/DF(t2) − 1) / year_frac on the curve.
+    pub fn forward(&self, curve: &ScenarioCurve) -> f64 {
+        let df1 = curve.discount_factor(self.t1);
+        let df2 = curve.discount_factor(self.t2);
+        (df1 / df2 - 1.0) / self.year_frac
+    }
 }
 
 /// What an instrument's schedule and year fractions depend on (as_of and the
@@ -86,6 +122,8 @@ struct FuturePeriod {
     exposed_years: f64,
     /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
     runoff: f64,
+    /// A floater's fixing for the period, in `Projector::fixings`.
+    fixing: u32,
 }
 
 impl<'a> Projector<'a> {
@@ -97,6 +135,8 @@ impl<'a> Projector<'a> {
             future: Vec::with_capacity(512),
             schedule_of: None,
             runoff_rate: None,
+            fixings: Vec::new(),
+            fixings_of: None,
         }
     }
 
@@ -140,10 +180,40 @@ impl<'a> Projector<'a> {
                         .year_frac(period.accrual_start, period.accrual_end),
                     exposed_years: exposed_days as f64 / 365.0,
                     runoff: 0.0,
+                    fixing: 0,
                 }
             }));
         self.schedule_of = Some(key);
         self.runoff_rate = None;
+        self.fixings_of = None;
+    }
+
+    /// Sets each future period's fixing for a floater with `terms`. Periods
+    /// share a fixing when resets are rarer than payments: a fixing holds
+    /// from its reset until the next (`reset_window`).
+    fn prepare_fixings(&mut self, inst: &Instrument, terms: &FloatingTerms) {
+        let key = (inst.start_date, terms.reset_months);
+        if self.fixings_of == Some(key) {
+            return;
+        }
+        let as_of = self.as_of;
+        self.fixings.clear();
+        let mut window: Option<(Date, Date)> = None;
+        for p in &mut self.future {
+            let start = p.period.accrual_start;
+            let current = matches!(window, Some((from, until)) if from <= start && start < until);
+            if !current {
+                let (reset, next) = reset_window(inst.start_date, terms.reset_months, start);
+                window = Some((reset, next));
+                let fixing_end = reset.add_months(terms.reset_months as i32);
+                self.fixings.push(
+                    (reset > as_of)
+                        .then(|| ForwardTimes::new(as_of, reset, fixing_end, inst.day_count)),
+                );
+            }
+            p.fixing = (self.fixings.len() - 1) as u32;
+        }
+        self.fixings_of = Some(key);
     }
 
     /// Sets each future period's run-off factor for the prepayment rate `cpr`.
@@ -176,6 +246,9 @@ impl<'a> Projector<'a> {
         let as_of = self.as_of;
         self.prepare_schedule(inst);
         self.prepare_runoff(inst.prepayment_rate);
+        if let Some(terms) = &inst.floating {
+            self.prepare_fixings(inst, terms);
+        }
         let month_step = match inst.maturity_date {
             Some(_) => inst.payment_months,
             None => 1,
@@ -200,7 +273,8 @@ impl<'a> Projector<'a> {
         }
 
         let sign = inst.side.sign();
-        let mut fixing: Option<(Date, Date, f64)> = None;
+        // The fixing of the previous period and its rate under this scenario.
+        let mut fixed: Option<(u32, f64)> = None;
         let n = remaining.len();
         let mut b = inst.balance;
         for (j, future) in remaining.iter().enumerate() {
@@ -208,27 +282,15 @@ impl<'a> Projector<'a> {
             let payments_left = (n - j) as i32;
             let rate = match &inst.floating {
                 None => inst.rate,
-                Some(terms) => {
-                    // Several periods share a fixing when resets are rarer than payments.
-                    match fixing {
-                        Some((from, until, rate))
-                            if from <= period.accrual_start && period.accrual_start < until =>
-                        {
-                            rate
-                        }
-                        _ => {
-                            let (reset, next) = reset_window(
-                                inst.start_date,
-                                terms.reset_months,
-                                period.accrual_start,
-                            );
-                            let rate =
-                                fixed_rate_at(instrument_id, inst, terms, reset, as_of, index)?;
-                            fixing = Some((reset, next, rate));
-                            rate
-                        }
+                Some(terms) => match fixed {
+                    Some((at, rate)) if at == future.fixing => rate,
+                    _ => {
+                        let fixing = &self.fixings[future.fixing as usize];
+                        let rate = fixed_rate(instrument_id, inst, terms, fixing, index)?;
+                        fixed = Some((future.fixing, rate));
+                        rate
                     }
-                }
+                },
             };
             let interest = b * rate * future.accrual_years;
             let principal =
@@ -288,30 +350,27 @@ pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
     }
 }
 
-/// The all-in rate fixed at `reset` (start_date + k·reset_months, the last
-/// reset on or before a period's accrual start): the `rate` column if the
-/// reset is on or before `as_of`, else the projected forward plus spread,
-/// clamped to [floor, cap].
-fn fixed_rate_at(
+/// The all-in rate of a fixing (its reset is start_date + k·reset_months,
+/// the last reset on or before a period's accrual start): the `rate` column
+/// if the reset is on or before as_of, else the projected forward plus
+/// spread, clamped to [floor, cap].
+fn fixed_rate(
     instrument_id: &str,
     inst: &Instrument,
     terms: &FloatingTerms,
-    reset: Date,
-    as_of: Date,
+    fixing: &Fixing,
     index: Option<&ScenarioCurve>,
 ) -> Result<f64> {
-    if reset <= as_of {
+    let Some(times) = fixing else {
         return Ok(inst.rate);
-    }
+    };
     let curve = index.ok_or_else(|| Error::Instrument {
         instrument_id: instrument_id.to_string(),
         column: "index_curve",
         value: terms.index_curve.clone(),
         reason: "no such curve on the as_of date".into(),
     })?;
-    let fixing_end = reset.add_months(terms.reset_months as i32);
-    let forward = forward_rate(curve, as_of, reset, fixing_end, inst.day_count);
-    Ok(terms.all_in(forward))
+    Ok(terms.all_in(times.forward(curve)))
 }
 
 /// Simple forward F = (DF(d1)/DF(d2) − 1) / yearfrac(d1, d2) on the curve.
@@ -322,9 +381,7 @@ pub fn forward_rate(
     d2: Date,
     day_count: DayCount,
 ) -> f64 {
-    let df1 = curve.discount_factor(curve_time(as_of, d1));
-    let df2 = curve.discount_factor(curve_time(as_of, d2));
-    (df1 / df2 - 1.0) / day_count.year_frac(d1, d2)
+    ForwardTimes::new(as_of, d1, d2, day_count).forward(curve)
 }
 
 /// Largest `start + k·months` (k ≥ 0) on or before `date`; `start` when `date` precedes it.
@@ -650,20 +707,83 @@ mod tests {
                 amortization: Some("bullet"),
                 ..raw("longer non-maturity")
             },
+            floating(3, d(2025, 1, 1), "floater"),
+            RawInstrument {
+                maturity_date: Some(d(2031, 1, 1)),
+                ..floating(3, d(2025, 1, 1), "same resets, other schedule")
+            },
+            floating(12, d(2025, 1, 1), "same schedule, other resets"),
+            floating(1, d(2025, 1, 1), "same schedule, monthly resets"),
+            floating(3, d(2024, 11, 20), "other start"),
+            RawInstrument {
+                maturity_date: None,
+                behavioral_months: Some(24),
+                ..floating(6, d(2023, 3, 10), "non-maturity floater")
+            },
+            RawInstrument {
+                maturity_date: None,
+                behavioral_months: Some(24),
+                ..floating(
+                    6,
+                    d(2024, 5, 31),
+                    "same schedule, resets from another start",
+                )
+            },
         ];
         let as_of = d(2025, 12, 31);
         let cal = Calendar::weekends_only();
+        // An upward-sloping index curve, and the same under a +200 bp shock.
+        let curve = Curve::new(
+            "EUR_ESTR",
+            "EUR",
+            vec![
+                ("1Y".into(), 0.02),
+                ("5Y".into(), 0.03),
+                ("30Y".into(), 0.035),
+            ],
+        )
+        .unwrap();
+        let table = ShockSizeTable::default();
+        let up = Scenario::uniform("up", crate::scenario::Shift::Parallel(200.0));
+        let curves = [
+            ScenarioCurve::new(&curve, &Scenario::base(), &table, RateFloor::Eu),
+            ScenarioCurve::new(&curve, &up, &table, RateFloor::Eu),
+        ];
         let mut reused = Projector::new(as_of, &cal);
         let order: Vec<usize> = (0..variants.len())
             .chain((0..variants.len()).rev())
             .collect();
         for i in order {
             let inst = variants[i].validate().unwrap();
-            let mut got = Vec::new();
-            reused.project("x", &inst, None, &mut got).unwrap();
-            let fresh = flows(variants[i].clone(), as_of, None);
-            assert!(!fresh.is_empty());
-            assert_eq!(got, fresh, "{}", variants[i].instrument_id);
+            // A floater under each scenario in turn, as cashflows() projects it.
+            for index in &curves {
+                let mut got = Vec::new();
+                reused.project("x", &inst, Some(index), &mut got).unwrap();
+                let fresh = flows(variants[i].clone(), as_of, Some(index));
+                assert!(!fresh.is_empty());
+                assert_eq!(got, fresh, "{}", variants[i].instrument_id);
+            }
+        }
+        let (base, shocked) = (
+            flows(variants[10].clone(), as_of, Some(&curves[0])),
+            flows(variants[10].clone(), as_of, Some(&curves[1])),
+        );
+        assert!(
+            shocked[1].rate > base[1].rate + 0.019,
+            "the floater's fixings follow the shocked curve"
+        );
+    }
+
+    /// A monthly floating annuity to 2035 resetting every `reset_months` from `start`.
+    fn floating(reset_months: i32, start: Date, id: &'static str) -> RawInstrument<'static> {
+        RawInstrument {
+            rate_type: Some("floating"),
+            rate: Some(0.025),
+            index_curve: Some("EUR_ESTR"),
+            spread: Some(0.012),
+            reset_months: Some(reset_months),
+            start_date: Some(start),
+            ..raw(id)
         }
     }
 

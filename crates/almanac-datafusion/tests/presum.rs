@@ -88,6 +88,9 @@ async fn sums_pushed_into_cashflows_equal_the_plain_plan() {
          SUM(principal) AS p, SUM(prepayment) AS q, SUM(balance) AS b \
          FROM cashflows('instruments', DATE '2025-12-31', 'parallel:+200') \
          WHERE currency = 'EUR' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        // Keys only, no sum: the days on which some flow falls.
+        "SELECT scenario, pay_date FROM cashflows('instruments', DATE '2025-12-31', 'parallel:+100') \
+         GROUP BY 1, 2 ORDER BY 1, 2",
         // No key at all.
         "SELECT SUM(total) AS t FROM cashflows('instruments', DATE '2025-12-31')",
         // One group per instrument: more sums than the operator keeps, so it flushes many times.

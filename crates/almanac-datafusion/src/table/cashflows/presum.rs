@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use almanac_core::{Date, Flow};
+use almanac_core::Flow;
 use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
@@ -201,9 +201,27 @@ pub(crate) struct Presum {
     /// The block the last flow went to: the next flow usually goes there too.
     last: Option<(u64, usize)>,
     max_blocks: usize,
-    /// Scratch: one instrument's flows under each scenario, committed when all succeed.
-    pub staged: Vec<(usize, Flow)>,
+    /// Flows not yet added: their cell (`block * BLOCK_DAYS + day in block`) and
+    /// `summed.len()` amounts each, added by [`Presum::apply_pending`].
+    pending: Pending,
+    /// Scratch for `apply_pending`: the pending flows grouped by block.
+    by_block: Pending,
+    /// Scratch for `apply_pending`: where each block's flows start in `by_block`.
+    block_starts: Vec<u32>,
 }
+
+/// Flows waiting to be added to the block sums.
+#[derive(Default)]
+struct Pending {
+    cells: Vec<u32>,
+    amounts: Vec<f64>,
+}
+
+/// Flows held before they are added. Adding each flow as it comes touches a
+/// new cache line of sums for almost every flow (a monthly flow lands ~30 days
+/// past the previous one, and all blocks together outgrow the L2 cache); adding
+/// a few hundred thousand at once, grouped by block, touches each block once.
+const MAX_PENDING: usize = 1 << 19;
 
 /// A row to emit: (group, scenario, day after as_of), its sums at `index * width` in a side vector.
 type SumRow = (u32, u32, u32);
@@ -253,7 +271,9 @@ impl Presum {
             blocks: Vec::new(),
             last: None,
             max_blocks: (MAX_BYTES / block_bytes).max(64),
-            staged: Vec::new(),
+            pending: Pending::default(),
+            by_block: Pending::default(),
+            block_starts: Vec::new(),
         })
     }
 
@@ -281,59 +301,137 @@ impl Presum {
         Ok(())
     }
 
-    /// Too many sums or groups for the packed key: emit what is summed and start over.
+    /// Too many sums to keep: emit what is summed and start over (checked between instruments).
     pub fn needs_flush(&self) -> bool {
-        self.blocks.len() >= self.max_blocks || self.group_rows.len() >= (1 << GROUP_BITS) - 1
+        self.blocks.len() >= self.max_blocks
     }
 
-    fn add(&mut self, group: u32, scenario: u64, pay_date: Date, flow: &Flow) {
-        let day =
-            (pay_date.0 - self.as_of).clamp(0, (BLOCK_DAYS << BLOCK_BITS) as i32 - 1) as usize;
+    /// Too many key groups for the packed key (checked between instrument
+    /// batches, since a batch's rows hold their group numbers).
+    pub fn too_many_groups(&self) -> bool {
+        self.group_rows.len() >= (1 << GROUP_BITS) - 1
+    }
+
+    /// Forgets the key groups; only after their sums were emitted.
+    pub fn forget_groups(&mut self) {
+        self.groups.clear();
+        self.group_rows.clear();
+    }
+
+    /// Holds one instrument's flows under one scenario (0: the same under
+    /// every scenario, else the scenario's position + 1) to be added.
+    pub fn add_flows(&mut self, group: u32, scenario: u64, flows: &[Flow]) {
+        let width = self.summed.len();
+        for flow in flows {
+            let day = (flow.pay_date.0 - self.as_of).clamp(0, (BLOCK_DAYS << BLOCK_BITS) as i32 - 1)
+                as usize;
+            let at = self.block_of(group, scenario, day);
+            self.pending
+                .cells
+                .push((at * BLOCK_DAYS + day % BLOCK_DAYS) as u32);
+            for (_, g) in &self.summed {
+                self.pending.amounts.push(amount(*g, flow));
+            }
+        }
+        debug_assert_eq!(self.pending.amounts.len(), self.pending.cells.len() * width);
+    }
+
+    /// The index in `blocks` of the block holding `day` for (group, scenario); made if new.
+    fn block_of(&mut self, group: u32, scenario: u64, day: usize) -> usize {
         let key = (u64::from(group) << (BLOCK_BITS + SCENARIO_BITS))
             | (((day / BLOCK_DAYS) as u64) << SCENARIO_BITS)
             | scenario;
-        let width = self.summed.len();
-        let at = match self.last {
-            Some((last_key, at)) if last_key == key => at,
-            _ => {
-                let next = self.blocks.len();
-                let at = *self.index.entry(key).or_insert(next as u32) as usize;
-                if at == next {
-                    self.blocks.push(Block {
-                        sums: vec![0.0; BLOCK_DAYS * width],
-                        touched: [0; BLOCK_DAYS / 64],
-                    });
-                }
-                self.last = Some((key, at));
-                at
+        if let Some((last_key, at)) = self.last {
+            if last_key == key {
+                return at;
             }
-        };
-        let block = &mut self.blocks[at];
-        let offset = day % BLOCK_DAYS;
-        block.touched[offset / 64] |= 1 << (offset % 64);
-        for (k, (_, g)) in self.summed.iter().enumerate() {
-            block.sums[offset * width + k] += amount(*g, flow);
+        }
+        let next = self.blocks.len();
+        let at = *self.index.entry(key).or_insert(next as u32) as usize;
+        if at == next {
+            self.blocks.push(Block {
+                sums: vec![0.0; BLOCK_DAYS * self.summed.len()],
+                touched: [0; BLOCK_DAYS / 64],
+            });
+        }
+        self.last = Some((key, at));
+        at
+    }
+
+    /// How many flows are held: a mark to [`Presum::roll_back`] to.
+    pub fn mark(&self) -> usize {
+        self.pending.cells.len()
+    }
+
+    /// Forgets the flows held since `mark` (an instrument that failed part-way).
+    pub fn roll_back(&mut self, mark: usize) {
+        self.pending.cells.truncate(mark);
+        self.pending.amounts.truncate(mark * self.summed.len());
+    }
+
+    /// Between instruments: adds the held flows once there are enough of them.
+    pub fn settle(&mut self) {
+        if self.pending.cells.len() >= MAX_PENDING {
+            self.apply_pending();
         }
     }
 
-    /// Flows the same under every scenario.
-    pub fn add_shared(&mut self, group: u32, flows: &[Flow]) {
-        for flow in flows {
-            self.add(group, 0, flow.pay_date, flow);
+    /// Adds the held flows to the block sums, block by block. The grouping is
+    /// a stable counting sort, so each day's sum receives its flows in the
+    /// order they came: the sums are the ones adding them one by one gives.
+    fn apply_pending(&mut self) {
+        let n = self.pending.cells.len();
+        if n == 0 {
+            return;
         }
-    }
-
-    /// Commits the staged flows of one instrument, by scenario.
-    pub fn commit_staged(&mut self, group: u32) {
-        for i in 0..self.staged.len() {
-            let (scenario, flow) = self.staged[i];
-            self.add(group, scenario as u64 + 1, flow.pay_date, &flow);
+        let width = self.summed.len();
+        let starts = &mut self.block_starts;
+        starts.clear();
+        starts.resize(self.blocks.len() + 1, 0);
+        for &cell in &self.pending.cells {
+            starts[cell as usize / BLOCK_DAYS + 1] += 1;
         }
-        self.staged.clear();
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        let sorted = &mut self.by_block;
+        sorted.cells.resize(n, 0);
+        sorted.amounts.resize(n * width, 0.0);
+        let pending = &self.pending;
+        if width == 1 {
+            // One sum (EVE, liquidity): no per-flow slices.
+            for (&cell, &amount) in pending.cells.iter().zip(&pending.amounts) {
+                let slot = &mut starts[cell as usize / BLOCK_DAYS];
+                let to = *slot as usize;
+                *slot += 1;
+                sorted.cells[to] = cell;
+                sorted.amounts[to] = amount;
+            }
+        } else {
+            for (i, &cell) in pending.cells.iter().enumerate() {
+                let slot = &mut starts[cell as usize / BLOCK_DAYS];
+                let to = *slot as usize;
+                *slot += 1;
+                sorted.cells[to] = cell;
+                sorted.amounts[to * width..(to + 1) * width]
+                    .copy_from_slice(&pending.amounts[i * width..(i + 1) * width]);
+            }
+        }
+        for (i, &cell) in sorted.cells.iter().enumerate() {
+            let block = &mut self.blocks[cell as usize / BLOCK_DAYS];
+            let offset = cell as usize % BLOCK_DAYS;
+            block.touched[offset / 64] |= 1 << (offset % 64);
+            // (No sum at all is possible: `GROUP BY scenario, pay_date` alone.)
+            for k in 0..width {
+                block.sums[offset * width + k] += sorted.amounts[i * width + k];
+            }
+        }
+        self.pending.cells.clear();
+        self.pending.amounts.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.blocks.is_empty() && self.pending.cells.is_empty()
     }
 
     /// Emits every sum as rows of `schema` (shared sums added to each scenario), and empties.
@@ -343,6 +441,7 @@ impl Presum {
         scenario_names: &[String],
         batch_size: usize,
     ) -> Result<Vec<RecordBatch>> {
+        self.apply_pending();
         let width = self.summed.len();
         let mut entries: Vec<(u64, u32)> = self.index.drain().collect();
         // By group, then block of days, then scenario: the shared block (scenario 0) first.
@@ -406,10 +505,6 @@ impl Presum {
                 scenario_names,
             )?);
         }
-        if self.group_rows.len() >= (1 << GROUP_BITS) - 1 {
-            self.groups.clear();
-            self.group_rows.clear();
-        }
         Ok(batches)
     }
 
@@ -464,5 +559,155 @@ impl Presum {
             arrays.push(array);
         }
         Ok(RecordBatch::try_new(config.schema.clone(), arrays)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use almanac_core::Date;
+
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema};
+
+    use super::*;
+
+    /// `SELECT scenario, pay_date, SUM(total) … GROUP BY 1, 2` over two scenarios.
+    fn config() -> CashflowsConfig {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("scenario", DataType::Utf8, false),
+            Field::new("pay_date", DataType::Date32, false),
+            Field::new("total", DataType::Float64, false),
+        ]));
+        CashflowsConfig {
+            mode: Mode::Flows,
+            as_of: Date(20_000),
+            lenient: false,
+            columns: vec![
+                OutCol::Generated(Gen::Scenario),
+                OutCol::Generated(Gen::PayDate),
+                OutCol::Generated(Gen::Total),
+            ],
+            schema,
+            batch_size: 8192,
+            horizon_months: 0,
+            presum: Some(vec![false, false, true]),
+        }
+    }
+
+    fn flow(day: i32, principal: f64) -> Flow {
+        Flow {
+            pay_date: Date(20_000 + day),
+            accrual_start: Date(20_000),
+            accrual_end: Date(20_000 + day),
+            balance: 0.0,
+            rate: 0.0,
+            interest: 0.0,
+            principal,
+            prepayment: 0.0,
+        }
+    }
+
+    /// (scenario, day) → sum, from the emitted rows.
+    fn emitted(presum: &mut Presum, config: &CashflowsConfig) -> BTreeMap<(String, i32), f64> {
+        let names = ["base".to_string(), "up".to_string()];
+        let mut out = BTreeMap::new();
+        for batch in presum.drain(config, &names, 1000).expect("drain") {
+            let scenario = batch.column(0).as_string::<i32>();
+            let day = batch.column(1).as_primitive::<Date32Type>();
+            let total = batch
+                .column(2)
+                .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            for r in 0..batch.num_rows() {
+                let key = (scenario.value(r).to_string(), day.value(r) - 20_000);
+                assert!(
+                    out.insert(key, total.value(r)).is_none(),
+                    "a key emitted twice"
+                );
+            }
+            assert_eq!(scenario.null_count(), 0);
+        }
+        out
+    }
+
+    #[test]
+    fn held_flows_sum_exactly_as_adding_them_one_by_one() {
+        let config = config();
+        let schema = Arc::new(Schema::empty());
+        let mut presum = Presum::new(&config, &schema, 2).expect("presum");
+        // More flows than are held at once, over several blocks, days repeating,
+        // amounts of very different sizes so the order of additions shows.
+        let mut expected: BTreeMap<(String, i32), f64> = BTreeMap::new();
+        let mut seed = 7u64;
+        let mut added = 0;
+        while added < 3 * MAX_PENDING {
+            let mut flows = Vec::new();
+            for _ in 0..300 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let day = ((seed >> 33) % 4000) as i32;
+                let amount = ((seed >> 11) % 1_000_000) as f64 * 10f64.powi((seed % 13) as i32 - 6);
+                flows.push(flow(day, amount));
+            }
+            let scenario = (seed >> 5) % 3; // 0: shared by both scenarios
+            presum.add_flows(0, scenario, &flows);
+            presum.settle();
+            added += flows.len();
+            // One by one, in arrival order; the shared sums are added to each
+            // scenario's own when emitted, as `drain` does.
+            for f in &flows {
+                let names: &[&str] = match scenario {
+                    0 => &["shared"],
+                    1 => &["base"],
+                    _ => &["up"],
+                };
+                for name in names {
+                    *expected
+                        .entry((name.to_string(), f.pay_date.0 - 20_000))
+                        .or_insert(0.0) += f.total();
+                }
+            }
+        }
+        let mut want = BTreeMap::new();
+        for scenario in ["base", "up"] {
+            let days: std::collections::BTreeSet<i32> = expected
+                .keys()
+                .filter(|(s, _)| s == "shared" || s == scenario)
+                .map(|(_, d)| *d)
+                .collect();
+            for day in days {
+                let shared = expected.get(&("shared".to_string(), day));
+                let own = expected.get(&(scenario.to_string(), day));
+                let sum: f64 = [shared, own].into_iter().flatten().sum();
+                want.insert((scenario.to_string(), day), sum);
+            }
+        }
+        let got = emitted(&mut presum, &config);
+        assert_eq!(got.len(), want.len());
+        for (key, value) in &want {
+            assert_eq!(got[key].to_bits(), value.to_bits(), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn rolled_back_flows_are_not_summed() {
+        let config = config();
+        let schema = Arc::new(Schema::empty());
+        let mut presum = Presum::new(&config, &schema, 2).expect("presum");
+        presum.add_flows(0, 1, &[flow(30, 100.0), flow(60, 100.0)]);
+        let mark = presum.mark();
+        presum.add_flows(0, 1, &[flow(30, 1.0), flow(90, 1.0)]);
+        presum.add_flows(0, 2, &[flow(30, 1.0)]);
+        presum.roll_back(mark);
+        let got = emitted(&mut presum, &config);
+        let want: BTreeMap<(String, i32), f64> = [
+            (("base".to_string(), 30), 100.0),
+            (("base".to_string(), 60), 100.0),
+        ]
+        .into();
+        assert_eq!(got, want);
+        assert!(presum.is_empty());
     }
 }

@@ -181,7 +181,7 @@ impl CashflowStream {
 }
 
 impl CashflowStream {
-    /// Adds the flows of every row of the current batch to the sums; emits
+    /// Adds the flows of the rows of the current batch to the sums; emits
     /// only when the sums must be flushed to bound memory.
     fn sum_current(&mut self) -> Result<Option<RecordBatch>> {
         let (Some((batch, instruments)), Some(presum)) = (&self.current, self.presum.as_mut())
@@ -190,7 +190,9 @@ impl CashflowStream {
         };
         let market = &self.market;
         let mut projector = Projector::new(self.config.as_of, &market.calendar);
-        for row in 0..batch.num_rows() {
+        while self.next_row < batch.num_rows() && !presum.needs_flush() {
+            let row = self.next_row;
+            self.next_row += 1;
             let summed = sum_row(
                 instruments,
                 row,
@@ -208,11 +210,18 @@ impl CashflowStream {
                 }
             }
         }
-        self.current = None;
-        if presum.needs_flush() {
+        let batch_done = self.next_row >= batch.num_rows();
+        if batch_done {
+            self.current = None;
+        }
+        let forget_groups = batch_done && presum.too_many_groups();
+        if presum.needs_flush() || forget_groups {
             let batches =
                 presum.drain(&self.config, &self.scenario_names, self.config.batch_size)?;
             self.pending.extend(batches);
+        }
+        if forget_groups {
+            presum.forget_groups();
         }
         Ok(self.pending.pop_front())
     }
@@ -248,16 +257,21 @@ fn sum_row(
         let inst = under_scenario(&valid.instrument, first);
         flows.clear();
         projector.project(valid.id, &inst, None, flows)?;
-        presum.add_shared(group, flows);
-        return Ok(());
+        presum.add_flows(group, 0, flows);
+    } else {
+        // Every scenario's flows or none: a failure part-way takes back the rest.
+        let mark = presum.mark();
+        let mut projected_cpr = None;
+        for s in 0..market.scenarios.len() {
+            let projected = project_under(&valid, s, market, projector, flows, &mut projected_cpr);
+            if let Err(e) = projected {
+                presum.roll_back(mark);
+                return Err(e);
+            }
+            presum.add_flows(group, s as u64 + 1, flows);
+        }
     }
-    presum.staged.clear();
-    let mut projected_cpr = None;
-    for s in 0..market.scenarios.len() {
-        project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
-        presum.staged.extend(flows.iter().map(|f| (s, *f)));
-    }
-    presum.commit_staged(group);
+    presum.settle();
     Ok(())
 }
 
