@@ -15,7 +15,10 @@
 //!
 //! Scenario-independent flows (a fixed-rate instrument whose run-off is not
 //! scaled by scenario) are added once, to a shared sum that every scenario
-//! receives when the sums are emitted, instead of once per scenario.
+//! receives when the sums are emitted, instead of once per scenario. A
+//! floater's flows under all scenarios fall on the same days: they go to
+//! blocks that hold every scenario's sum of a day side by side, so the
+//! seven amounts of one day touch one cache line, not seven.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -171,12 +174,15 @@ const BLOCK_DAYS: usize = 512;
 const BLOCK_BITS: u32 = 15;
 const GROUP_BITS: u32 = 24;
 const SCENARIO_BITS: u32 = 16;
+/// The scenario slot of blocks holding every scenario's sums of each day.
+const ALL_SCENARIOS: u64 = (1 << SCENARIO_BITS) - 1;
 /// Bytes of sums kept before they are emitted; beyond, they are flushed (memory stays bounded).
 const MAX_BYTES: usize = 64 << 20;
 
-/// One key group's sums under one scenario (0: shared by all) over `BLOCK_DAYS` days.
+/// One key group's sums over `BLOCK_DAYS` days under one scenario (slot 0:
+/// shared by all; slot `ALL_SCENARIOS`: every scenario, side by side).
 struct Block {
-    /// `[day][summed column]`.
+    /// `[day][summed column]`, or `[day][scenario][summed column]` for every scenario.
     sums: Vec<f64>,
     /// Days that received a flow: a sum of zero is still a row, as in the plain plan.
     touched: [u64; BLOCK_DAYS / 64],
@@ -200,7 +206,8 @@ pub(crate) struct Presum {
     blocks: Vec<Block>,
     /// The block the last flow went to: the next flow usually goes there too.
     last: Option<(u64, usize)>,
-    max_blocks: usize,
+    /// Bytes held in `blocks`.
+    bytes: usize,
     /// Flows not yet added: their cell (`block * BLOCK_DAYS + day in block`) and
     /// `summed.len()` amounts each, added by [`Presum::apply_pending`].
     pending: Pending,
@@ -242,7 +249,7 @@ impl Presum {
                 OutCol::Generated(_) => {}
             }
         }
-        if scenarios + 1 >= 1 << SCENARIO_BITS {
+        if scenarios + 1 >= ALL_SCENARIOS as usize {
             return Err(datafusion::error::DataFusionError::Plan(format!(
                 "{scenarios} scenarios are more than summing inside cashflows() can key; \
                  SET almanac.presum = false"
@@ -257,7 +264,6 @@ impl Presum {
                 .collect();
             Some(RowConverter::new(fields)?)
         };
-        let block_bytes = BLOCK_DAYS * summed.len().max(1) * 8 + BLOCK_DAYS / 8;
         Ok(Presum {
             as_of: config.as_of.0,
             scenarios,
@@ -270,7 +276,7 @@ impl Presum {
             index: KeyMap::default(),
             blocks: Vec::new(),
             last: None,
-            max_blocks: (MAX_BYTES / block_bytes).max(64),
+            bytes: 0,
             pending: Pending::default(),
             by_block: Pending::default(),
             block_starts: Vec::new(),
@@ -303,7 +309,7 @@ impl Presum {
 
     /// Too many sums to keep: emit what is summed and start over (checked between instruments).
     pub fn needs_flush(&self) -> bool {
-        self.blocks.len() >= self.max_blocks
+        self.bytes >= MAX_BYTES
     }
 
     /// Too many key groups for the packed key (checked between instrument
@@ -323,8 +329,7 @@ impl Presum {
     pub fn add_flows(&mut self, group: u32, scenario: u64, flows: &[Flow]) {
         let width = self.summed.len();
         for flow in flows {
-            let day = (flow.pay_date.0 - self.as_of).clamp(0, (BLOCK_DAYS << BLOCK_BITS) as i32 - 1)
-                as usize;
+            let day = self.day(flow.pay_date);
             let at = self.block_of(group, scenario, day);
             self.pending
                 .cells
@@ -349,8 +354,15 @@ impl Presum {
         let next = self.blocks.len();
         let at = *self.index.entry(key).or_insert(next as u32) as usize;
         if at == next {
+            let slots = if scenario == ALL_SCENARIOS {
+                self.scenarios
+            } else {
+                1
+            };
+            let sums = vec![0.0; BLOCK_DAYS * slots * self.summed.len()];
+            self.bytes += sums.len() * 8 + BLOCK_DAYS / 8;
             self.blocks.push(Block {
-                sums: vec![0.0; BLOCK_DAYS * self.summed.len()],
+                sums,
                 touched: [0; BLOCK_DAYS / 64],
             });
         }
@@ -358,15 +370,47 @@ impl Presum {
         at
     }
 
-    /// How many flows are held: a mark to [`Presum::roll_back`] to.
-    pub fn mark(&self) -> usize {
-        self.pending.cells.len()
+    /// Adds one instrument's flows under every scenario (`by_scenario[s]`).
+    /// When they fall on the same days, as a floater's do, each day's amounts
+    /// go side by side into one block; else each scenario's flows are held
+    /// as [`Presum::add_flows`] holds them.
+    pub fn add_scenarios(&mut self, group: u32, by_scenario: &[Vec<Flow>]) {
+        let same_days = by_scenario.windows(2).all(|pair| {
+            pair[0].len() == pair[1].len()
+                && pair[0]
+                    .iter()
+                    .zip(&pair[1])
+                    .all(|(a, b)| a.pay_date == b.pay_date)
+        });
+        if !same_days || by_scenario.len() != self.scenarios {
+            for (s, flows) in by_scenario.iter().enumerate() {
+                self.add_flows(group, s as u64 + 1, flows);
+            }
+            return;
+        }
+        let Some(first) = by_scenario.first() else {
+            return;
+        };
+        let width = self.summed.len();
+        let stride = self.scenarios * width;
+        for (j, flow) in first.iter().enumerate() {
+            let day = self.day(flow.pay_date);
+            let at = self.block_of(group, ALL_SCENARIOS, day);
+            let block = &mut self.blocks[at];
+            let offset = day % BLOCK_DAYS;
+            block.touched[offset / 64] |= 1 << (offset % 64);
+            let sums = &mut block.sums[offset * stride..(offset + 1) * stride];
+            for (s, flows) in by_scenario.iter().enumerate() {
+                for (k, (_, g)) in self.summed.iter().enumerate() {
+                    sums[s * width + k] += amount(*g, &flows[j]);
+                }
+            }
+        }
     }
 
-    /// Forgets the flows held since `mark` (an instrument that failed part-way).
-    pub fn roll_back(&mut self, mark: usize) {
-        self.pending.cells.truncate(mark);
-        self.pending.amounts.truncate(mark * self.summed.len());
+    /// Days from as_of to `pay_date`, within the packed key's range.
+    fn day(&self, pay_date: almanac_core::Date) -> usize {
+        (pay_date.0 - self.as_of).clamp(0, (BLOCK_DAYS << BLOCK_BITS) as i32 - 1) as usize
     }
 
     /// Between instruments: adds the held flows once there are enough of them.
@@ -444,7 +488,7 @@ impl Presum {
         self.apply_pending();
         let width = self.summed.len();
         let mut entries: Vec<(u64, u32)> = self.index.drain().collect();
-        // By group, then block of days, then scenario: the shared block (scenario 0) first.
+        // By group, then block of days, then scenario slot: shared first, every-scenario last.
         entries.sort_unstable();
         let mut rows: Vec<SumRow> = Vec::new();
         let mut values: Vec<f64> = Vec::new();
@@ -459,19 +503,22 @@ impl Presum {
             let group = (run_key >> BLOCK_BITS) as u32;
             let first_day = (run_key & ((1 << BLOCK_BITS) - 1)) as usize * BLOCK_DAYS;
             own.iter_mut().for_each(|b| *b = None);
-            let mut shared = None;
+            let (mut shared, mut all) = (None, None);
             for &(key, at) in &entries[start..end] {
                 let block = &self.blocks[at as usize];
-                match (key & ((1 << SCENARIO_BITS) - 1)) as usize {
+                match key & ((1 << SCENARIO_BITS) - 1) {
                     0 => shared = Some(block),
-                    s => own[s - 1] = Some(block),
+                    ALL_SCENARIOS => all = Some(block),
+                    s => own[s as usize - 1] = Some(block),
                 }
             }
+            let stride = self.scenarios * width;
             for (s, own) in own.iter().enumerate() {
                 let blocks = [shared, *own];
                 for word in 0..BLOCK_DAYS / 64 {
                     let mut bits = blocks
                         .iter()
+                        .chain([&all])
                         .flatten()
                         .fold(0, |acc, b| acc | b.touched[word]);
                     while bits != 0 {
@@ -484,7 +531,9 @@ impl Presum {
                                 .flatten()
                                 .map(|b| b.sums[offset * width + k])
                                 .sum();
-                            values.push(sum);
+                            let side_by_side =
+                                all.map_or(0.0, |b| b.sums[offset * stride + s * width + k]);
+                            values.push(sum + side_by_side);
                         }
                     }
                 }
@@ -493,6 +542,7 @@ impl Presum {
         }
         drop(own);
         self.blocks.clear();
+        self.bytes = 0;
         self.last = None;
         let mut batches = Vec::new();
         let step = batch_size.max(1);
@@ -692,19 +742,31 @@ mod tests {
     }
 
     #[test]
-    fn rolled_back_flows_are_not_summed() {
+    fn every_scenario_side_by_side_sums_as_each_scenario_alone() {
         let config = config();
         let schema = Arc::new(Schema::empty());
         let mut presum = Presum::new(&config, &schema, 2).expect("presum");
-        presum.add_flows(0, 1, &[flow(30, 100.0), flow(60, 100.0)]);
-        let mark = presum.mark();
-        presum.add_flows(0, 1, &[flow(30, 1.0), flow(90, 1.0)]);
-        presum.add_flows(0, 2, &[flow(30, 1.0)]);
-        presum.roll_back(mark);
+        // A floater: the same days under both scenarios (side by side).
+        let floater = vec![
+            vec![flow(30, 10.0), flow(600, 20.0)],
+            vec![flow(30, 11.0), flow(600, 22.0)],
+        ];
+        presum.add_scenarios(0, &floater);
+        // Days that differ by scenario: each scenario's own blocks.
+        let uneven = vec![vec![flow(30, 1.0)], vec![flow(31, 2.0), flow(600, 3.0)]];
+        presum.add_scenarios(0, &uneven);
+        // The same under both, added once.
+        presum.add_flows(0, 0, &[flow(600, 100.0), flow(900, 5.0)]);
+        presum.add_scenarios(0, &floater);
         let got = emitted(&mut presum, &config);
         let want: BTreeMap<(String, i32), f64> = [
-            (("base".to_string(), 30), 100.0),
-            (("base".to_string(), 60), 100.0),
+            (("base".to_string(), 30), 10.0 + 1.0 + 10.0),
+            (("base".to_string(), 600), 100.0 + 20.0 + 20.0),
+            (("base".to_string(), 900), 5.0),
+            (("up".to_string(), 30), 11.0 + 11.0),
+            (("up".to_string(), 31), 2.0),
+            (("up".to_string(), 600), 100.0 + 3.0 + 22.0 + 22.0),
+            (("up".to_string(), 900), 5.0),
         ]
         .into();
         assert_eq!(got, want);

@@ -59,6 +59,8 @@ pub(crate) struct CashflowStream {
     buffer: FlowBuffer,
     /// Scratch space for one instrument under one scenario.
     flows: Vec<Flow>,
+    /// Scratch space for one instrument under each scenario (summing only).
+    scenario_flows: Vec<Vec<Flow>>,
     /// Scratch space for one instrument's repricing amounts.
     reprices: Vec<Reprice>,
     /// Scratch space for one instrument's months of earnings.
@@ -93,6 +95,7 @@ impl CashflowStream {
             next_row: 0,
             buffer: FlowBuffer::default(),
             flows: Vec::with_capacity(512),
+            scenario_flows: Vec::new(),
             reprices: Vec::with_capacity(512),
             months: Vec::with_capacity(128),
             presum,
@@ -198,7 +201,7 @@ impl CashflowStream {
                 row,
                 market,
                 &mut projector,
-                &mut self.flows,
+                (&mut self.flows, &mut self.scenario_flows),
                 presum,
             );
             match summed {
@@ -238,13 +241,14 @@ impl CashflowStream {
 }
 
 /// Validates one instrument row and adds its flows to the sums: once for
-/// every scenario when they cannot differ, else under each scenario.
+/// every scenario when they cannot differ, else under each scenario (all or
+/// none: a failure under one scenario adds nothing).
 fn sum_row(
     instruments: &InstrumentBatch,
     row: usize,
     market: &Market,
     projector: &mut Projector,
-    flows: &mut Vec<Flow>,
+    (flows, by_scenario): (&mut Vec<Flow>, &mut Vec<Vec<Flow>>),
     presum: &mut Presum,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
@@ -259,17 +263,26 @@ fn sum_row(
         projector.project(valid.id, &inst, None, flows)?;
         presum.add_flows(group, 0, flows);
     } else {
-        // Every scenario's flows or none: a failure part-way takes back the rest.
-        let mark = presum.mark();
+        by_scenario.resize_with(market.scenarios.len(), Vec::new);
         let mut projected_cpr = None;
         for s in 0..market.scenarios.len() {
-            let projected = project_under(&valid, s, market, projector, flows, &mut projected_cpr);
-            if let Err(e) = projected {
-                presum.roll_back(mark);
-                return Err(e);
+            let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
+            let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+            let (before, rest) = by_scenario.split_at_mut(s);
+            let out = &mut rest[0];
+            out.clear();
+            match before.last() {
+                // A fixed-rate instrument whose run-off rate did not change: the same flows.
+                Some(previous)
+                    if index.is_none() && projected_cpr == Some(inst.prepayment_rate) =>
+                {
+                    out.extend_from_slice(previous)
+                }
+                _ => projector.project(valid.id, &inst, index, out)?,
             }
-            presum.add_flows(group, s as u64 + 1, flows);
+            projected_cpr = Some(inst.prepayment_rate);
         }
+        presum.add_scenarios(group, by_scenario);
     }
     presum.settle();
     Ok(())
