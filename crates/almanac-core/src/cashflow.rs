@@ -80,8 +80,19 @@ impl ForwardTimes {
 
     /// F = (DF(t1)/DF(t2) − 1) / year_frac on the curve.
     pub fn forward(&self, curve: &ScenarioCurve) -> f64 {
-        let df1 = curve.discount_factor(self.t1);
+        self.forward_after(curve, &mut None)
+    }
+
+    /// The same, given the last discount factor computed (`last`: its time
+    /// and value, updated to DF(t2)): consecutive fixings usually meet, one's
+    /// index period ending on the next one's reset, so DF(t1) is known.
+    pub fn forward_after(&self, curve: &ScenarioCurve, last: &mut Option<(f64, f64)>) -> f64 {
+        let df1 = match *last {
+            Some((t, df)) if t == self.t1 => df,
+            _ => curve.discount_factor(self.t1),
+        };
         let df2 = curve.discount_factor(self.t2);
+        *last = Some((self.t2, df2));
         (df1 / df2 - 1.0) / self.year_frac
     }
 }
@@ -120,6 +131,7 @@ struct FuturePeriod {
     accrual_years: f64,
     /// Days of the period after as_of, over 365: the run-off's time.
     exposed_years: f64,
+    exposed_days: i32,
     /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
     runoff: f64,
     /// A floater's fixing for the period, in `Projector::fixings`.
@@ -179,6 +191,7 @@ impl<'a> Projector<'a> {
                         .day_count
                         .year_frac(period.accrual_start, period.accrual_end),
                     exposed_years: exposed_days as f64 / 365.0,
+                    exposed_days,
                     runoff: 0.0,
                     fixing: 0,
                 }
@@ -221,11 +234,17 @@ impl<'a> Projector<'a> {
         if self.runoff_rate == Some(cpr) {
             return;
         }
-        // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once.
+        // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once;
+        // computed once per length of period (monthly periods have four).
         let log_survival = (1.0 - cpr).ln();
+        let mut known: [(f64, f64); 4] = [(f64::NAN, 0.0); 4];
         for p in &mut self.future {
             p.runoff = if cpr > 0.0 && p.exposed_years > 0.0 {
-                -(p.exposed_years * log_survival).exp_m1()
+                let slot = &mut known[p.exposed_days as usize % known.len()];
+                if slot.0 != p.exposed_years {
+                    *slot = (p.exposed_years, -(p.exposed_years * log_survival).exp_m1());
+                }
+                slot.1
             } else {
                 0.0
             };
@@ -275,6 +294,10 @@ impl<'a> Projector<'a> {
         let sign = inst.side.sign();
         // The fixing of the previous period and its rate under this scenario.
         let mut fixed: Option<(u32, f64)> = None;
+        // The last discount factor on the index curve (time, value).
+        let mut last_df = None;
+        // An annuity's (1 + p)^−k while its rate holds.
+        let mut powers = Powers::new(f64::NAN, 0);
         let n = remaining.len();
         let mut b = inst.balance;
         for (j, future) in remaining.iter().enumerate() {
@@ -286,15 +309,20 @@ impl<'a> Projector<'a> {
                     Some((at, rate)) if at == future.fixing => rate,
                     _ => {
                         let fixing = &self.fixings[future.fixing as usize];
-                        let rate = fixed_rate(instrument_id, inst, terms, fixing, index)?;
+                        let rate =
+                            fixed_rate(instrument_id, inst, terms, fixing, index, &mut last_df)?;
                         fixed = Some((future.fixing, rate));
                         rate
                     }
                 },
             };
             let interest = b * rate * future.accrual_years;
+            let p = rate * month_step as f64 / 12.0;
+            if inst.amortization == Amortization::Annuity && powers.base != 1.0 + p {
+                powers = Powers::new(1.0 + p, payments_left);
+            }
             let principal =
-                scheduled_principal(inst.amortization, b, rate, month_step, payments_left);
+                scheduled_principal(inst.amortization, b, p, payments_left, Some(&powers));
             let after_schedule = b - principal;
             let prepayment = if future.runoff > 0.0 && after_schedule > 0.0 {
                 after_schedule * future.runoff
@@ -317,15 +345,16 @@ impl<'a> Projector<'a> {
     }
 }
 
-/// Scheduled principal of a period with balance `b`, all-in `rate`, `months`
-/// between payments and `payments_left` including this one. The last payment
-/// clears the balance.
+/// Scheduled principal of a period with balance `b`, periodic rate `p`
+/// (the all-in rate times the months between payments over 12) and
+/// `payments_left` including this one. The last payment clears the balance.
+/// `powers`, if given, holds the powers of 1 + p (the same numbers, faster).
 pub fn scheduled_principal(
     amortization: Amortization,
     b: f64,
-    rate: f64,
-    months: u32,
+    p: f64,
     payments_left: i32,
+    powers: Option<&Powers>,
 ) -> f64 {
     if payments_left <= 1 {
         return b;
@@ -335,18 +364,65 @@ pub fn scheduled_principal(
         // B/n without run-off; re-levelled on the balance left after a prepayment.
         Amortization::Linear => b / payments_left as f64,
         Amortization::Annuity => {
-            let p = rate * months as f64 / 12.0;
-            level_payment(b, p, payments_left) - b * p
+            let discount = match powers {
+                Some(powers) if powers.base == 1.0 + p => powers.inverse(payments_left),
+                _ => (1.0 + p).powi(-payments_left),
+            };
+            level_payment_from(b, p, payments_left, discount) - b * p
         }
     }
 }
 
 /// Level payment P = b·p / (1 − (1 + p)^−k); b / k when p = 0.
 pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
+    level_payment_from(b, p, k, (1.0 + p).powi(-k))
+}
+
+/// Level payment with (1 + p)^−k given.
+fn level_payment_from(b: f64, p: f64, k: i32, discount: f64) -> f64 {
     if p == 0.0 {
         b / k as f64
     } else {
-        b * p / (1.0 - (1.0 + p).powi(-k))
+        b * p / (1.0 - discount)
+    }
+}
+
+/// Powers x^−k of one base for many k, bit for bit what `x.powi(-k)` gives.
+/// `powi` (compiler-builtins' `__powidf2`) squares x once per bit of k and
+/// multiplies the squares of k's set bits, lowest first, then takes the
+/// reciprocal; here the squares are computed once per base (an annuity's
+/// rate holds for many periods) and only the multiplications remain.
+#[derive(Debug, Clone)]
+pub struct Powers {
+    base: f64,
+    /// x^(2^i).
+    squares: [f64; 32],
+}
+
+impl Powers {
+    /// The squares needed for every k up to `max_k`.
+    pub fn new(base: f64, max_k: i32) -> Powers {
+        let mut squares = [f64::NAN; 32];
+        let bits = 32 - max_k.unsigned_abs().leading_zeros() as usize;
+        let mut square = base;
+        for (i, slot) in squares.iter_mut().enumerate().take(bits.max(1)) {
+            if i > 0 {
+                square *= square;
+            }
+            *slot = square;
+        }
+        Powers { base, squares }
+    }
+
+    /// base^−k, for 0 ≤ k ≤ the `max_k` given (else NaN; never a wrong number).
+    pub fn inverse(&self, k: i32) -> f64 {
+        let mut bits = k.unsigned_abs();
+        let mut product = 1.0;
+        while bits != 0 {
+            product *= self.squares[bits.trailing_zeros() as usize];
+            bits &= bits - 1;
+        }
+        1.0 / product
     }
 }
 
@@ -360,6 +436,7 @@ fn fixed_rate(
     terms: &FloatingTerms,
     fixing: &Fixing,
     index: Option<&ScenarioCurve>,
+    last_df: &mut Option<(f64, f64)>,
 ) -> Result<f64> {
     let Some(times) = fixing else {
         return Ok(inst.rate);
@@ -370,7 +447,7 @@ fn fixed_rate(
         value: terms.index_curve.clone(),
         reason: "no such curve on the as_of date".into(),
     })?;
-    Ok(terms.all_in(times.forward(curve)))
+    Ok(terms.all_in(times.forward_after(curve, last_df)))
 }
 
 /// Simple forward F = (DF(d1)/DF(d2) − 1) / yearfrac(d1, d2) on the curve.
@@ -772,6 +849,37 @@ mod tests {
             shocked[1].rate > base[1].rate + 0.019,
             "the floater's fixings follow the shocked curve"
         );
+    }
+
+    /// The kept squares give `powi`'s numbers bit for bit, for the rates and
+    /// terms annuities have and beyond.
+    #[test]
+    fn powers_equal_powi_bit_for_bit() {
+        for p in [
+            0.0,
+            1e-9,
+            0.0004,
+            0.0025,
+            0.003_141_5,
+            0.01 / 12.0,
+            0.07 / 12.0,
+            0.25,
+            3.0,
+        ] {
+            let powers = Powers::new(1.0 + p, 2400);
+            for k in 0..=2400 {
+                let (got, want) = (powers.inverse(k), (1.0 + p).powi(-k));
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "p {p} k {k}: {got} vs {want}"
+                );
+            }
+            assert!(
+                powers.inverse(4096).is_nan(),
+                "beyond max_k: NaN, not a wrong number"
+            );
+        }
     }
 
     /// A monthly floating annuity to 2035 resetting every `reset_months` from `start`.
