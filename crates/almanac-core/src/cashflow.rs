@@ -364,26 +364,28 @@ pub fn scheduled_principal(
         // B/n without run-off; re-levelled on the balance left after a prepayment.
         Amortization::Linear => b / payments_left as f64,
         Amortization::Annuity => {
-            let discount = match powers {
+            let v = match powers {
                 Some(powers) if powers.base == 1.0 + p => powers.inverse(payments_left),
                 _ => (1.0 + p).powi(-payments_left),
             };
-            level_payment_from(b, p, payments_left, discount) - b * p
+            // P − b·p with P = b·p / (1 − v), written as b · p·v / (1 − v): the
+            // same number without the cancellation, and the division no longer
+            // waits for b, so one period's balance follows the last's sooner.
+            if p == 0.0 {
+                b / payments_left as f64
+            } else {
+                b * (p * v / (1.0 - v))
+            }
         }
     }
 }
 
 /// Level payment P = b·p / (1 − (1 + p)^−k); b / k when p = 0.
 pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
-    level_payment_from(b, p, k, (1.0 + p).powi(-k))
-}
-
-/// Level payment with (1 + p)^−k given.
-fn level_payment_from(b: f64, p: f64, k: i32, discount: f64) -> f64 {
     if p == 0.0 {
         b / k as f64
     } else {
-        b * p / (1.0 - discount)
+        b * p / (1.0 - (1.0 + p).powi(-k))
     }
 }
 
@@ -879,6 +881,31 @@ mod tests {
                 powers.inverse(4096).is_nan(),
                 "beyond max_k: NaN, not a wrong number"
             );
+        }
+    }
+
+    /// The annuity's scheduled principal, computed as b·p·v / (1 − v), is the
+    /// methodology's P − b·p to rounding, with or without the kept powers.
+    #[test]
+    fn annuity_principal_is_level_payment_less_interest() {
+        for p in [0.0, 1e-7, 0.001, 0.07 / 12.0, 0.05 / 4.0, 0.3] {
+            let powers = Powers::new(1.0 + p, 600);
+            for k in [2, 3, 12, 59, 60, 120, 360, 600] {
+                let b = 123_456.789;
+                let payment = level_payment(b, p, k);
+                let want = payment - b * p;
+                for kept in [None, Some(&powers)] {
+                    let got = scheduled_principal(Amortization::Annuity, b, p, k, kept);
+                    // To rounding of P: P − b·p itself loses digits when the
+                    // principal is a small part of the payment (high p, long k).
+                    assert!(
+                        (got - want).abs() <= 1e-14 * payment,
+                        "p {p} k {k}: {got} vs {want}"
+                    );
+                }
+            }
+            let last = scheduled_principal(Amortization::Annuity, 42.0, p, 1, Some(&powers));
+            assert_eq!(last, 42.0, "the last payment clears the balance");
         }
     }
 
