@@ -178,12 +178,19 @@ const SCENARIO_BITS: u32 = 16;
 const ALL_SCENARIOS: u64 = (1 << SCENARIO_BITS) - 1;
 /// Bytes of sums kept before they are emitted; beyond, they are flushed (memory stays bounded).
 const MAX_BYTES: usize = 64 << 20;
+/// f64 sums per 64-byte cache line.
+const F64_PER_LINE: usize = 8;
 
 /// One key group's sums over `BLOCK_DAYS` days under one scenario (slot 0:
 /// shared by all; slot `ALL_SCENARIOS`: every scenario, side by side).
 struct Block {
-    /// `[day][summed column]`, or `[day][scenario][summed column]` for every scenario.
+    /// `[day][summed column]`, or from `first` on `[day][scenario][summed
+    /// column]`, each day `Presum::day_stride` long, for every scenario.
     sums: Vec<f64>,
+    /// Where the days start in `sums`: the first 64-byte boundary of a
+    /// side-by-side block, so a day's sums under every scenario (seven, padded
+    /// to eight) sit in one cache line instead of straddling two; 0 otherwise.
+    first: usize,
     /// Days that received a flow: a sum of zero is still a row, as in the plain plan.
     touched: [u64; BLOCK_DAYS / 64],
 }
@@ -208,6 +215,9 @@ pub(crate) struct Presum {
     last: Option<(u64, usize)>,
     /// Bytes held in `blocks`.
     bytes: usize,
+    /// Sums per day in a side-by-side block: every scenario's, padded so that
+    /// days do not straddle cache lines (7 → 8, 3 → 4, 12 → 16).
+    day_stride: usize,
     /// Flows not yet added: their cell (`block * BLOCK_DAYS + day in block`) and
     /// `summed.len()` amounts each, added by [`Presum::apply_pending`].
     pending: Pending,
@@ -264,6 +274,12 @@ impl Presum {
                 .collect();
             Some(RowConverter::new(fields)?)
         };
+        let day = scenarios * summed.len();
+        let day_stride = if day <= F64_PER_LINE {
+            day.next_power_of_two()
+        } else {
+            day.next_multiple_of(F64_PER_LINE)
+        };
         Ok(Presum {
             as_of: config.as_of.0,
             scenarios,
@@ -277,6 +293,7 @@ impl Presum {
             blocks: Vec::new(),
             last: None,
             bytes: 0,
+            day_stride,
             pending: Pending::default(),
             by_block: Pending::default(),
             block_starts: Vec::new(),
@@ -354,15 +371,18 @@ impl Presum {
         let next = self.blocks.len();
         let at = *self.index.entry(key).or_insert(next as u32) as usize;
         if at == next {
-            let slots = if scenario == ALL_SCENARIOS {
-                self.scenarios
+            let (sums, first) = if scenario == ALL_SCENARIOS {
+                // Room to start on a line boundary (the heap buffer never moves).
+                let sums = vec![0.0; BLOCK_DAYS * self.day_stride + F64_PER_LINE - 1];
+                let misaligned = (sums.as_ptr() as usize / 8) % F64_PER_LINE;
+                (sums, (F64_PER_LINE - misaligned) % F64_PER_LINE)
             } else {
-                1
+                (vec![0.0; BLOCK_DAYS * self.summed.len()], 0)
             };
-            let sums = vec![0.0; BLOCK_DAYS * slots * self.summed.len()];
             self.bytes += sums.len() * 8 + BLOCK_DAYS / 8;
             self.blocks.push(Block {
                 sums,
+                first,
                 touched: [0; BLOCK_DAYS / 64],
             });
         }
@@ -392,14 +412,15 @@ impl Presum {
             return;
         };
         let width = self.summed.len();
-        let stride = self.scenarios * width;
+        let stride = self.day_stride;
         for (j, flow) in first.iter().enumerate() {
             let day = self.day(flow.pay_date);
             let at = self.block_of(group, ALL_SCENARIOS, day);
             let block = &mut self.blocks[at];
             let offset = day % BLOCK_DAYS;
             block.touched[offset / 64] |= 1 << (offset % 64);
-            let sums = &mut block.sums[offset * stride..(offset + 1) * stride];
+            let at_day = block.first + offset * stride;
+            let sums = &mut block.sums[at_day..at_day + stride];
             for (s, flows) in by_scenario.iter().enumerate() {
                 for (k, (_, g)) in self.summed.iter().enumerate() {
                     sums[s * width + k] += amount(*g, &flows[j]);
@@ -512,7 +533,7 @@ impl Presum {
                     s => own[s as usize - 1] = Some(block),
                 }
             }
-            let stride = self.scenarios * width;
+            let stride = self.day_stride;
             for (s, own) in own.iter().enumerate() {
                 let blocks = [shared, *own];
                 for word in 0..BLOCK_DAYS / 64 {
@@ -531,8 +552,8 @@ impl Presum {
                                 .flatten()
                                 .map(|b| b.sums[offset * width + k])
                                 .sum();
-                            let side_by_side =
-                                all.map_or(0.0, |b| b.sums[offset * stride + s * width + k]);
+                            let side_by_side = all
+                                .map_or(0.0, |b| b.sums[b.first + offset * stride + s * width + k]);
                             values.push(sum + side_by_side);
                         }
                     }
