@@ -129,8 +129,7 @@ struct FuturePeriod {
     period: Period,
     /// Year fraction of the accrual period in the instrument's day count.
     accrual_years: f64,
-    /// Days of the period after as_of, over 365: the run-off's time.
-    exposed_years: f64,
+    /// Days of the period after as_of: over 365, the run-off's time.
     exposed_days: i32,
     /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
     runoff: f64,
@@ -190,7 +189,6 @@ impl<'a> Projector<'a> {
                     accrual_years: inst
                         .day_count
                         .year_frac(period.accrual_start, period.accrual_end),
-                    exposed_years: exposed_days as f64 / 365.0,
                     exposed_days,
                     runoff: 0.0,
                     fixing: 0,
@@ -237,12 +235,13 @@ impl<'a> Projector<'a> {
         // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once;
         // computed once per length of period (monthly periods have four).
         let log_survival = (1.0 - cpr).ln();
-        let mut known: [(f64, f64); 4] = [(f64::NAN, 0.0); 4];
+        let mut known: [(i32, f64); 4] = [(0, 0.0); 4];
         for p in &mut self.future {
-            p.runoff = if cpr > 0.0 && p.exposed_years > 0.0 {
+            p.runoff = if cpr > 0.0 && p.exposed_days > 0 {
                 let slot = &mut known[p.exposed_days as usize % known.len()];
-                if slot.0 != p.exposed_years {
-                    *slot = (p.exposed_years, -(p.exposed_years * log_survival).exp_m1());
+                if slot.0 != p.exposed_days {
+                    let years = p.exposed_days as f64 / 365.0;
+                    *slot = (p.exposed_days, -(years * log_survival).exp_m1());
                 }
                 slot.1
             } else {

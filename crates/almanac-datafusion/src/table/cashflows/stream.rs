@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use almanac_core::nii::{nii_months, NiiMonth, Reinvestment};
 use almanac_core::repricing::{repricing_events, Reprice};
-use almanac_core::{Error as CoreError, Flow, Instrument, Projector};
+use almanac_core::{Error as CoreError, Flow, Instrument, Projector, ScenarioCurve};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
@@ -266,8 +266,7 @@ fn sum_row(
         by_scenario.resize_with(market.scenarios.len(), Vec::new);
         let mut projected_cpr = None;
         for s in 0..market.scenarios.len() {
-            let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
-            let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+            let (inst, index) = scenario_view(&valid, s, market);
             let (before, rest) = by_scenario.split_at_mut(s);
             let out = &mut rest[0];
             out.clear();
@@ -310,23 +309,32 @@ fn expand_row(
 /// Projects `valid` under scenario `s` into `flows`, unless they already hold
 /// its flows: a fixed-rate instrument depends on the scenario only through its
 /// run-off multiplier, so it is projected again only when that changes.
-/// Returns the instrument as the scenario sees it.
+/// Returns the instrument and index curve as the scenario sees them.
 fn project_under<'a>(
     valid: &'a ValidRow,
     s: usize,
-    market: &Market,
+    market: &'a Market,
     projector: &mut Projector,
     flows: &mut Vec<Flow>,
     projected_cpr: &mut Option<f64>,
-) -> Result<Cow<'a, Instrument>, CoreError> {
-    let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
-    let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+) -> Result<(Cow<'a, Instrument>, Option<&'a ScenarioCurve>), CoreError> {
+    let (inst, index) = scenario_view(valid, s, market);
     if index.is_some() || *projected_cpr != Some(inst.prepayment_rate) {
         flows.clear();
         projector.project(valid.id, &inst, index, flows)?;
         *projected_cpr = Some(inst.prepayment_rate);
     }
-    Ok(inst)
+    Ok((inst, index))
+}
+
+/// The instrument under scenario `s` and, for a floater, its index curve there.
+fn scenario_view<'a>(
+    valid: &'a ValidRow,
+    s: usize,
+    market: &'a Market,
+) -> (Cow<'a, Instrument>, Option<&'a ScenarioCurve>) {
+    let inst = under_scenario(&valid.instrument, market.cpr_multiplier[s]);
+    (inst, valid.index_curve.map(|c| &market.shocked[s][c]))
 }
 
 /// The instrument as a scenario sees it: its prepayment / run-off rate scaled
@@ -380,8 +388,7 @@ fn nii_row(
     let valid = instruments.validate(row, market)?;
     let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
-        let inst = project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
-        let index = valid.index_curve.map(|c| &market.shocked[s][c]);
+        let (inst, index) = project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
         let reinvest = match (index, inst.maturity_date) {
             (_, None) => Reinvestment::Administered,
             (Some(curve), _) => Reinvestment::Floating { curve },
