@@ -60,6 +60,15 @@ fn amount(g: Gen, f: &Flow) -> f64 {
     }
 }
 
+/// Appends a flow's amounts of the `summed` columns to `out`.
+fn push_amounts(summed: &[(usize, Gen)], flow: &Flow, out: &mut Vec<f64>) {
+    match summed {
+        // The common case (EVE, liquidity), without a lookup per amount.
+        [(_, Gen::Total)] => out.push(flow.total()),
+        _ => out.extend(summed.iter().map(|(_, g)| amount(*g, flow))),
+    }
+}
+
 /// The physical optimizer rule; see the module documentation.
 #[derive(Debug, Default)]
 pub struct PresumCashflows;
@@ -193,6 +202,56 @@ struct Block {
     first: usize,
     /// Days that received a flow: a sum of zero is still a row, as in the plain plan.
     touched: [u64; BLOCK_DAYS / 64],
+    /// Sums per day: the summed columns', or every scenario's padded (`Presum::day_stride`).
+    day_len: usize,
+    /// Flows held for this block, not yet added: each one's day in the block…
+    held_days: Vec<u16>,
+    /// …and its amounts (`summed.len()`, or that times the scenarios side by side).
+    held_amounts: Vec<f64>,
+}
+
+impl Block {
+    /// Adds the held flows in the order they came, so each day's sum is the
+    /// one adding them one by one gives; one block's sums stay in the cache.
+    fn apply_held(&mut self) {
+        // Amounts per flow (every flow of a block holds as many).
+        let entry = self.held_amounts.len() / self.held_days.len().max(1);
+        for (i, &day) in self.held_days.iter().enumerate() {
+            let day = day as usize;
+            self.touched[day / 64] |= 1 << (day % 64);
+            let at = self.first + day * self.day_len;
+            // (No sum at all is possible: `GROUP BY scenario, pay_date` alone.)
+            for (sum, amount) in self.sums[at..at + entry]
+                .iter_mut()
+                .zip(&self.held_amounts[i * entry..(i + 1) * entry])
+            {
+                *sum += amount;
+            }
+        }
+        // Keep room for the next round, but not a burst's worth forever.
+        let used = self.held_amounts.len();
+        self.held_days.clear();
+        self.held_amounts.clear();
+        if self.held_amounts.capacity() > 2 * used + 1024 {
+            self.held_amounts.shrink_to(2 * used);
+            self.held_days.shrink_to(2 * used / entry.max(1));
+        }
+    }
+}
+
+/// The block at `at`, holding one more flow on `day`, for its amounts to follow.
+fn hold<'b>(
+    blocks: &'b mut [Block],
+    holding: &mut Vec<u32>,
+    at: usize,
+    day: usize,
+) -> &'b mut Block {
+    let block = &mut blocks[at];
+    if block.held_days.is_empty() {
+        holding.push(at as u32);
+    }
+    block.held_days.push((day % BLOCK_DAYS) as u16);
+    block
 }
 
 /// Running sums by (instrument key, scenario, pay_date).
@@ -218,27 +277,18 @@ pub(crate) struct Presum {
     /// Sums per day in a side-by-side block: every scenario's, padded so that
     /// days do not straddle cache lines (7 → 8, 3 → 4, 12 → 16).
     day_stride: usize,
-    /// Flows not yet added: their cell (`block * BLOCK_DAYS + day in block`) and
-    /// `summed.len()` amounts each, added by [`Presum::apply_pending`].
-    pending: Pending,
-    /// Scratch for `apply_pending`: the pending flows grouped by block.
-    by_block: Pending,
-    /// Scratch for `apply_pending`: where each block's flows start in `by_block`.
-    block_starts: Vec<u32>,
+    /// Days and amounts held in the blocks, not yet added.
+    held: usize,
+    /// The blocks holding flows not yet added.
+    holding: Vec<u32>,
 }
 
-/// Flows waiting to be added to the block sums.
-#[derive(Default)]
-struct Pending {
-    cells: Vec<u32>,
-    amounts: Vec<f64>,
-}
-
-/// Flows held before they are added. Adding each flow as it comes touches a
-/// new cache line of sums for almost every flow (a monthly flow lands ~30 days
-/// past the previous one, and all blocks together outgrow the L2 cache); adding
-/// a few hundred thousand at once, grouped by block, touches each block once.
-const MAX_PENDING: usize = 1 << 19;
+/// Days and amounts held before they are added. Adding each flow as it comes
+/// touches a new cache line of sums for almost every flow (a monthly flow
+/// lands ~30 days past the previous one, and all blocks together outgrow the
+/// L2 cache: the adds wait on memory); each block holds its flows instead,
+/// and about a million amounts are added at once, block by block.
+const MAX_HELD: usize = 1 << 20;
 
 /// A row to emit: (group, scenario, day after as_of), its sums at `index * width` in a side vector.
 type SumRow = (u32, u32, u32);
@@ -294,9 +344,8 @@ impl Presum {
             last: None,
             bytes: 0,
             day_stride,
-            pending: Pending::default(),
-            by_block: Pending::default(),
-            block_starts: Vec::new(),
+            held: 0,
+            holding: Vec::new(),
         })
     }
 
@@ -344,18 +393,13 @@ impl Presum {
     /// Holds one instrument's flows under one scenario (0: the same under
     /// every scenario, else the scenario's position + 1) to be added.
     pub fn add_flows(&mut self, group: u32, scenario: u64, flows: &[Flow]) {
-        let width = self.summed.len();
         for flow in flows {
             let day = self.day(flow.pay_date);
             let at = self.block_of(group, scenario, day);
-            self.pending
-                .cells
-                .push((at * BLOCK_DAYS + day % BLOCK_DAYS) as u32);
-            for (_, g) in &self.summed {
-                self.pending.amounts.push(amount(*g, flow));
-            }
+            let block = hold(&mut self.blocks, &mut self.holding, at, day);
+            push_amounts(&self.summed, flow, &mut block.held_amounts);
         }
-        debug_assert_eq!(self.pending.amounts.len(), self.pending.cells.len() * width);
+        self.held += flows.len() * (1 + self.summed.len());
     }
 
     /// The index in `blocks` of the block holding `day` for (group, scenario); made if new.
@@ -380,17 +424,25 @@ impl Presum {
                 (vec![0.0; BLOCK_DAYS * self.summed.len()], 0)
             };
             self.bytes += sums.len() * 8 + BLOCK_DAYS / 8;
+            let day_len = if scenario == ALL_SCENARIOS {
+                self.day_stride
+            } else {
+                self.summed.len()
+            };
             self.blocks.push(Block {
                 sums,
                 first,
                 touched: [0; BLOCK_DAYS / 64],
+                day_len,
+                held_days: Vec::new(),
+                held_amounts: Vec::new(),
             });
         }
         self.last = Some((key, at));
         at
     }
 
-    /// Adds one instrument's flows under every scenario (`by_scenario[s]`).
+    /// Holds one instrument's flows under every scenario (`by_scenario[s]`).
     /// When they fall on the same days, as a floater's do, each day's amounts
     /// go side by side into one block; else each scenario's flows are held
     /// as [`Presum::add_flows`] holds them.
@@ -411,22 +463,15 @@ impl Presum {
         let Some(first) = by_scenario.first() else {
             return;
         };
-        let width = self.summed.len();
-        let stride = self.day_stride;
         for (j, flow) in first.iter().enumerate() {
             let day = self.day(flow.pay_date);
             let at = self.block_of(group, ALL_SCENARIOS, day);
-            let block = &mut self.blocks[at];
-            let offset = day % BLOCK_DAYS;
-            block.touched[offset / 64] |= 1 << (offset % 64);
-            let at_day = block.first + offset * stride;
-            let sums = &mut block.sums[at_day..at_day + stride];
-            for (s, flows) in by_scenario.iter().enumerate() {
-                for (k, (_, g)) in self.summed.iter().enumerate() {
-                    sums[s * width + k] += amount(*g, &flows[j]);
-                }
+            let block = hold(&mut self.blocks, &mut self.holding, at, day);
+            for flows in by_scenario {
+                push_amounts(&self.summed, &flows[j], &mut block.held_amounts);
             }
         }
+        self.held += first.len() * (1 + by_scenario.len() * self.summed.len());
     }
 
     /// Days from as_of to `pay_date`, within the packed key's range.
@@ -436,67 +481,22 @@ impl Presum {
 
     /// Between instruments: adds the held flows once there are enough of them.
     pub fn settle(&mut self) {
-        if self.pending.cells.len() >= MAX_PENDING {
-            self.apply_pending();
+        if self.held >= MAX_HELD {
+            self.apply_held();
         }
     }
 
-    /// Adds the held flows to the block sums, block by block. The grouping is
-    /// a stable counting sort, so each day's sum receives its flows in the
-    /// order they came: the sums are the ones adding them one by one gives.
-    fn apply_pending(&mut self) {
-        let n = self.pending.cells.len();
-        if n == 0 {
-            return;
+    /// Adds every block's held flows to its sums.
+    fn apply_held(&mut self) {
+        for &at in &self.holding {
+            self.blocks[at as usize].apply_held();
         }
-        let width = self.summed.len();
-        let starts = &mut self.block_starts;
-        starts.clear();
-        starts.resize(self.blocks.len() + 1, 0);
-        for &cell in &self.pending.cells {
-            starts[cell as usize / BLOCK_DAYS + 1] += 1;
-        }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
-        }
-        let sorted = &mut self.by_block;
-        sorted.cells.resize(n, 0);
-        sorted.amounts.resize(n * width, 0.0);
-        let pending = &self.pending;
-        if width == 1 {
-            // One sum (EVE, liquidity): no per-flow slices.
-            for (&cell, &amount) in pending.cells.iter().zip(&pending.amounts) {
-                let slot = &mut starts[cell as usize / BLOCK_DAYS];
-                let to = *slot as usize;
-                *slot += 1;
-                sorted.cells[to] = cell;
-                sorted.amounts[to] = amount;
-            }
-        } else {
-            for (i, &cell) in pending.cells.iter().enumerate() {
-                let slot = &mut starts[cell as usize / BLOCK_DAYS];
-                let to = *slot as usize;
-                *slot += 1;
-                sorted.cells[to] = cell;
-                sorted.amounts[to * width..(to + 1) * width]
-                    .copy_from_slice(&pending.amounts[i * width..(i + 1) * width]);
-            }
-        }
-        for (i, &cell) in sorted.cells.iter().enumerate() {
-            let block = &mut self.blocks[cell as usize / BLOCK_DAYS];
-            let offset = cell as usize % BLOCK_DAYS;
-            block.touched[offset / 64] |= 1 << (offset % 64);
-            // (No sum at all is possible: `GROUP BY scenario, pay_date` alone.)
-            for k in 0..width {
-                block.sums[offset * width + k] += sorted.amounts[i * width + k];
-            }
-        }
-        self.pending.cells.clear();
-        self.pending.amounts.clear();
+        self.holding.clear();
+        self.held = 0;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty() && self.pending.cells.is_empty()
+        self.blocks.is_empty()
     }
 
     /// Emits every sum as rows of `schema` (shared sums added to each scenario), and empties.
@@ -506,7 +506,7 @@ impl Presum {
         scenario_names: &[String],
         batch_size: usize,
     ) -> Result<Vec<RecordBatch>> {
-        self.apply_pending();
+        self.apply_held();
         let width = self.summed.len();
         let mut entries: Vec<(u64, u32)> = self.index.drain().collect();
         // By group, then block of days, then scenario slot: shared first, every-scenario last.
@@ -712,7 +712,7 @@ mod tests {
         let mut expected: BTreeMap<(String, i32), f64> = BTreeMap::new();
         let mut seed = 7u64;
         let mut added = 0;
-        while added < 3 * MAX_PENDING {
+        while added < 3 * MAX_HELD / 2 {
             let mut flows = Vec::new();
             for _ in 0..300 {
                 seed = seed
