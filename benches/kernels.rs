@@ -141,7 +141,8 @@ fn projection(c: &mut Criterion) {
     let mut projector = Projector::new(date(2025, 12, 31), &calendar);
     let inst = mortgage();
     // The projector keeps the last schedule: alternating two start dates makes
-    // every call build its own, as for a book of different instruments.
+    // every call build its own, as for a book of different instruments (from
+    // the shared grid of their roll dates).
     let other = Instrument {
         start_date: inst.start_date.add_days(1),
         ..inst.clone()
@@ -154,6 +155,20 @@ fn projection(c: &mut Criterion) {
             flows.clear();
             let next = if toggle { &inst } else { &other };
             projector
+                .project("M1", black_box(next), None, &mut flows)
+                .expect("project");
+            flows.len()
+        })
+    });
+    // The same book with every schedule rolled back from its maturity (no
+    // shared grids): what the grids save.
+    let mut rolling = Projector::new(date(2025, 12, 31), &calendar).rolling_each_schedule();
+    c.bench_function("projection/30y_annuity_rolled_schedule", |b| {
+        b.iter(|| {
+            toggle = !toggle;
+            flows.clear();
+            let next = if toggle { &inst } else { &other };
+            rolling
                 .project("M1", black_box(next), None, &mut flows)
                 .expect("project");
             flows.len()

@@ -18,8 +18,8 @@ pub const BUSINESS_DAY_CODES: &str = "unadjusted, following, modified_following"
 
 impl BusinessDayRule {
     pub fn parse(code: &str) -> Result<BusinessDayRule> {
-        let lower = code.trim().to_ascii_lowercase();
-        Ok(match lower.as_str() {
+        let lower = crate::code::lower(code);
+        Ok(match lower.as_ref() {
             "" | "unadjusted" => BusinessDayRule::Unadjusted,
             "following" => BusinessDayRule::Following,
             "modified_following" | "modifiedfollowing" => BusinessDayRule::ModifiedFollowing,
@@ -63,7 +63,7 @@ impl Calendar {
             BusinessDayRule::Following => self.next_business_day(date, 1),
             BusinessDayRule::ModifiedFollowing => {
                 let following = self.next_business_day(date, 1);
-                if following.ymd().1 == date.ymd().1 {
+                if following == date || following.ymd().1 == date.ymd().1 {
                     following
                 } else {
                     self.next_business_day(date, -1)

@@ -2,8 +2,9 @@
 
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
-use crate::daycount::{curve_time, DayCount};
+use crate::daycount::{curve_time, DayCount, Ymd};
 use crate::error::{Error, Result};
+use crate::grid::{FuturePeriod, Grids};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
 use crate::scenario::ScenarioCurve;
 use crate::schedule::{backward_schedule, monthly_from, Period};
@@ -53,6 +54,9 @@ pub struct Projector<'a> {
     fixings: Vec<Fixing>,
     /// The start date and reset months `fixings` were computed for, on `schedule_of`.
     fixings_of: Option<(Date, u32)>,
+    /// Schedules shared by instruments rolling on the same dates; `None`:
+    /// every schedule rolled on its own (the reference the grids are tested against).
+    grids: Option<Grids>,
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -123,20 +127,6 @@ impl ScheduleKey {
     }
 }
 
-/// A period paid after as_of, with its rate-independent parts.
-#[derive(Debug, Clone, Copy)]
-struct FuturePeriod {
-    period: Period,
-    /// Year fraction of the accrual period in the instrument's day count.
-    accrual_years: f64,
-    /// Days of the period after as_of: over 365, the run-off's time.
-    exposed_days: i32,
-    /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
-    runoff: f64,
-    /// A floater's fixing for the period, in `Projector::fixings`.
-    fixing: u32,
-}
-
 impl<'a> Projector<'a> {
     pub fn new(as_of: Date, calendar: &'a Calendar) -> Self {
         Projector {
@@ -148,7 +138,16 @@ impl<'a> Projector<'a> {
             runoff_rate: None,
             fixings: Vec::new(),
             fixings_of: None,
+            grids: Some(Grids::default()),
         }
+    }
+
+    /// A projector that rolls each instrument's schedule back from its
+    /// maturity instead of taking it from the shared grids: the same periods,
+    /// slower; what the grids are tested and benchmarked against.
+    pub fn rolling_each_schedule(mut self) -> Self {
+        self.grids = None;
+        self
     }
 
     /// Builds the future periods of `inst`'s schedule, unless they are the
@@ -159,6 +158,21 @@ impl<'a> Projector<'a> {
         if self.schedule_of == Some(key) {
             return;
         }
+        self.future.clear();
+        let on_grid = self.grids.as_mut().is_some_and(|grids| {
+            grids.future_periods(inst, as_of, self.calendar, &mut self.future)
+        });
+        if !on_grid {
+            self.roll_schedule(inst);
+        }
+        self.schedule_of = Some(key);
+        self.runoff_rate = None;
+        self.fixings_of = None;
+    }
+
+    /// Builds the future periods of `inst`'s schedule by rolling it.
+    fn roll_schedule(&mut self, inst: &Instrument) {
+        let as_of = self.as_of;
         self.periods.clear();
         match inst.maturity_date {
             Some(maturity) => backward_schedule(
@@ -179,24 +193,33 @@ impl<'a> Projector<'a> {
             ),
         }
         let first_future = self.periods.partition_point(|p| p.pay_date <= as_of);
-        self.future.clear();
+        let day_count = inst.day_count;
+        // The day counts that read (year, month, day) get each date's once: a
+        // period starts where the last one ended.
+        let mut last_end: Option<(Date, Ymd)> = None;
         self.future
             .extend(self.periods[first_future..].iter().map(|&period| {
-                let exposed_days =
-                    (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0);
+                let (start, end) = (period.accrual_start, period.accrual_end);
+                let exposed_days = (end.0 - start.0.max(as_of.0)).max(0);
+                let accrual_years = if day_count.reads_ymd() {
+                    let s = match last_end {
+                        Some((date, ymd)) if date == start => ymd,
+                        _ => start.ymd(),
+                    };
+                    let e = end.ymd();
+                    last_end = Some((end, e));
+                    day_count.year_frac_known(start, s, end, e)
+                } else {
+                    day_count.year_frac(start, end)
+                };
                 FuturePeriod {
                     period,
-                    accrual_years: inst
-                        .day_count
-                        .year_frac(period.accrual_start, period.accrual_end),
+                    accrual_years,
                     exposed_days,
                     runoff: 0.0,
                     fixing: 0,
                 }
             }));
-        self.schedule_of = Some(key);
-        self.runoff_rate = None;
-        self.fixings_of = None;
     }
 
     /// Sets each future period's fixing for a floater with `terms`. Periods
@@ -261,6 +284,20 @@ impl<'a> Projector<'a> {
         index: Option<&ScenarioCurve>,
         out: &mut Vec<Flow>,
     ) -> Result<()> {
+        self.project_until(instrument_id, inst, index, Date(i32::MAX), out)
+    }
+
+    /// The same flows, up to the last one whose accrual starts before
+    /// `until` (a horizon's NII reads nothing later; the flows kept are
+    /// the ones `project` gives).
+    pub fn project_until(
+        &mut self,
+        instrument_id: &str,
+        inst: &Instrument,
+        index: Option<&ScenarioCurve>,
+        until: Date,
+        out: &mut Vec<Flow>,
+    ) -> Result<()> {
         let as_of = self.as_of;
         self.prepare_schedule(inst);
         self.prepare_runoff(inst.prepayment_rate);
@@ -301,6 +338,9 @@ impl<'a> Projector<'a> {
         let mut b = inst.balance;
         for (j, future) in remaining.iter().enumerate() {
             let period = &future.period;
+            if period.accrual_start >= until {
+                break;
+            }
             let payments_left = (n - j) as i32;
             let rate = match &inst.floating {
                 None => inst.rate,
@@ -738,6 +778,85 @@ mod tests {
     /// and run-off factors) gives exactly what a fresh projector gives, in
     /// any order: same terms with another rate or prepayment, other terms,
     /// and back again.
+    /// Schedules taken from the shared grids are the rolled ones: every flow
+    /// of thousands of instruments (start and maturity days across month
+    /// ends, front stubs, forward starts, loans maturing days after as_of,
+    /// non-maturity products) under every roll frequency, business-day rule
+    /// and day count, on a calendar with holidays and on as_of dates at a
+    /// month's end and on a weekend, is identical field for field; the
+    /// grid projector, reused across all of them, is the book's case.
+    #[test]
+    fn grid_schedules_equal_rolled_schedules() {
+        let holidays = (2020..2060)
+            .flat_map(|y| [d(y, 1, 1), d(y, 5, 1), d(y, 12, 25), d(y, 12, 31)])
+            .collect();
+        let calendars = [Calendar::weekends_only(), Calendar::with_holidays(holidays)];
+        let day_counts = ["ACT/360", "ACT/365F", "30/360", "30E/360", "ACT/ACT"];
+        let rules = ["unadjusted", "following", "modified_following"];
+        let mut seed = 11u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut compared = 0;
+        let mut stubs = 0;
+        // Wednesday 31 Dec 2025, Saturday 29 Feb 2020, Sunday 30 Apr 2023.
+        for as_of in [d(2025, 12, 31), d(2020, 2, 29), d(2023, 4, 30)] {
+            for cal in &calendars {
+                let mut grid = Projector::new(as_of, cal);
+                for i in 0..2500 {
+                    let months = [0, 1, 1, 3, 6, 12][next(6) as usize];
+                    let start = as_of.add_days(next(4000) as i32 - 3650);
+                    let maturity = match next(10) {
+                        // Days after as_of, or on a month's last days.
+                        0 => as_of.add_days(1 + next(40) as i32),
+                        1 => Date::from_ym_clamped(
+                            2026 + next(30) as i32,
+                            1 + next(12) as i64,
+                            28 + next(4) as u32,
+                        ),
+                        _ => start
+                            .add_months(12 * (1 + next(30) as i32))
+                            .add_days(next(3) as i32),
+                    };
+                    let non_maturity = next(8) == 0;
+                    let id = format!("i{i}");
+                    let r = RawInstrument {
+                        instrument_id: "x",
+                        start_date: Some(start),
+                        maturity_date: (!non_maturity).then_some(maturity),
+                        behavioral_months: non_maturity.then_some(1 + next(120) as i32),
+                        payment_months: Some(months),
+                        amortization: Some(["annuity", "linear", "bullet"][next(3) as usize]),
+                        day_count: Some(day_counts[next(5) as usize]),
+                        business_day: Some(rules[next(3) as usize]),
+                        prepayment_rate: Some([0.0, 0.07][next(2) as usize]),
+                        ..raw("x")
+                    };
+                    let Ok(inst) = r.validate() else { continue };
+                    let (mut want, mut got) = (Vec::new(), Vec::new());
+                    let rolled = Projector::new(as_of, cal)
+                        .rolling_each_schedule()
+                        .project(&id, &inst, None, &mut want);
+                    let shared = grid.project(&id, &inst, None, &mut got);
+                    assert_eq!(rolled.is_ok(), shared.is_ok(), "{id} {inst:?}");
+                    assert_eq!(got, want, "{id} as of {as_of}: {inst:?}");
+                    if got
+                        .first()
+                        .is_some_and(|f| f.accrual_start == inst.start_date)
+                    {
+                        stubs += 1;
+                    }
+                    compared += got.len();
+                }
+            }
+        }
+        assert!(compared > 500_000, "{compared} flows compared");
+        assert!(stubs > 500, "{stubs} first periods from the start date");
+    }
+
     #[test]
     fn reused_projector_equals_fresh_projections() {
         let variants = [

@@ -14,7 +14,7 @@ pub enum Side {
 
 impl Side {
     pub fn parse(code: &str) -> Result<Side> {
-        match code.trim().to_ascii_lowercase().as_str() {
+        match crate::code::lower(code).as_ref() {
             "asset" => Ok(Side::Asset),
             "liability" => Ok(Side::Liability),
             _ => Err(Error::UnknownCode {
@@ -42,7 +42,7 @@ pub enum RateType {
 
 impl RateType {
     pub fn parse(code: &str) -> Result<RateType> {
-        match code.trim().to_ascii_lowercase().as_str() {
+        match crate::code::lower(code).as_ref() {
             "fixed" => Ok(RateType::Fixed),
             "floating" => Ok(RateType::Floating),
             _ => Err(Error::UnknownCode {
@@ -63,7 +63,7 @@ pub enum Amortization {
 
 impl Amortization {
     pub fn parse(code: &str) -> Result<Amortization> {
-        match code.trim().to_ascii_lowercase().as_str() {
+        match crate::code::lower(code).as_ref() {
             "bullet" => Ok(Amortization::Bullet),
             "annuity" => Ok(Amortization::Annuity),
             "linear" => Ok(Amortization::Linear),

@@ -9,10 +9,12 @@
 pub mod buckets;
 pub mod calendar;
 pub mod cashflow;
+pub mod code;
 pub mod curve;
 pub mod date;
 pub mod daycount;
 pub mod error;
+mod grid;
 pub mod instrument;
 pub mod nii;
 pub mod repricing;

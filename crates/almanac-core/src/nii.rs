@@ -67,12 +67,16 @@ pub fn nii_months(
         .maturity_date
         .map(|m| months_between(inst.start_date, m).max(1))
         .unwrap_or(1);
+    // Flows starting after the horizon, and replacements for them, earn
+    // nothing in it: a 30-year mortgage's NII reads its first year.
+    let horizon = horizon_end(as_of, horizon_months);
+    let flows = &flows[..flows.partition_point(|f| f.accrual_start < horizon)];
     // Replacements start when principal is repaid, at the end of each flow period.
     let mut tranches: Vec<Tranche> = Vec::new();
     for flow in flows {
         let repaid = flow.principal + flow.prepayment;
-        if repaid != 0.0 {
-            let start = flow.accrual_end.max(as_of);
+        let start = flow.accrual_end.max(as_of);
+        if repaid != 0.0 && start < horizon {
             let rate = match reinvest {
                 Reinvestment::Fixed { curve } => forward_rate(
                     curve,
@@ -157,6 +161,13 @@ pub fn nii_months(
     }
 }
 
+/// The end of an NII horizon of `months` months from as_of: no flow starting
+/// on or after it changes the horizon's NII (`Projector::project_until`).
+pub fn horizon_end(as_of: Date, months: u32) -> Date {
+    let (year, month, day) = as_of.ymd();
+    Date::from_ym_clamped(year, i64::from(month) + i64::from(months), day)
+}
+
 /// Whole calendar months from `from` to `to`, rounded to the nearest month.
 fn months_between(from: Date, to: Date) -> i32 {
     let ((y1, m1, d1), (y2, m2, d2)) = (from.ymd(), to.ymd());
@@ -228,6 +239,82 @@ mod tests {
         }
     }
 
+    /// Projecting only up to the horizon and cutting the flows there gives the
+    /// months the whole life gives, bit for bit (a 30-year prepaying
+    /// mortgage, a floater and a deposit; horizons inside a period and past
+    /// maturity); and the cut is not empty: a longer horizon earns more.
+    #[test]
+    fn flows_past_the_horizon_change_nothing() {
+        let curve =
+            Curve::new("C", "USD", vec![("1Y".into(), 0.03), ("10Y".into(), 0.045)]).unwrap();
+        let sc = ScenarioCurve::new(
+            &curve,
+            &Scenario::base(),
+            &ShockSizeTable::default(),
+            RateFloor::Eu,
+        );
+        let as_of = d(2025, 12, 31);
+        let cal = Calendar::weekends_only();
+        let mortgage = RawInstrument {
+            maturity_date: Some(d(2050, 6, 15)),
+            start_date: Some(d(2020, 6, 15)),
+            payment_months: Some(1),
+            amortization: Some("annuity"),
+            prepayment_rate: Some(0.06),
+            day_count: Some("30/360"),
+            ..bullet()
+        };
+        let floater = RawInstrument {
+            rate_type: Some("floating"),
+            index_curve: Some("C"),
+            reset_months: Some(3),
+            spread: Some(0.01),
+            maturity_date: Some(d(2031, 3, 31)),
+            ..bullet()
+        };
+        let deposit = RawInstrument {
+            maturity_date: None,
+            prepayment_rate: Some(0.2),
+            behavioral_months: Some(60),
+            ..bullet()
+        };
+        for (raw, kind) in [
+            (mortgage, "fixed"),
+            (floater, "floating"),
+            (deposit, "administered"),
+        ] {
+            let inst = raw.validate().unwrap();
+            let reinvest = match kind {
+                "fixed" => Reinvestment::Fixed { curve: &sc },
+                "floating" => Reinvestment::Floating { curve: &sc },
+                _ => Reinvestment::Administered,
+            };
+            let mut earned = Vec::new();
+            for horizon in [1, 2, 12, 13, 120] {
+                let mut projector = Projector::new(as_of, &cal);
+                let (mut whole, mut cut) = (Vec::new(), Vec::new());
+                projector
+                    .project("x", &inst, Some(&sc), &mut whole)
+                    .unwrap();
+                let until = horizon_end(as_of, horizon);
+                projector
+                    .project_until("x", &inst, Some(&sc), until, &mut cut)
+                    .unwrap();
+                assert!(
+                    cut.len() < whole.len() || horizon == 120,
+                    "{kind} {horizon}"
+                );
+                assert!(cut.len() <= whole.len());
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                nii_months(&inst, &whole, as_of, horizon, reinvest, &mut want);
+                nii_months(&inst, &cut, as_of, horizon, reinvest, &mut got);
+                assert_eq!(got, want, "{kind}, {horizon} months");
+                earned.push(got.iter().map(|m| m.interest).sum::<f64>().abs());
+            }
+            assert!(earned.windows(2).all(|w| w[1] > w[0]), "{kind}: {earned:?}");
+        }
+    }
+
     /// A six-month 1200 bullet at 6 % (ACT/365F) maturing 2026-03-31, on a flat 4 %
     /// curve. Months 1-3 earn 1200 x 6 % x days/365 (31, 28, 31 days); from
     /// 2026-03-31 the 1200 is replaced for its original six-month term at the
@@ -260,6 +347,24 @@ mod tests {
         }
         assert_eq!((m[2].balance, m[2].rate), (1200.0, 0.06));
         assert_eq!((m[3].balance, m[3].reinvested_balance), (0.0, 1200.0));
+    }
+
+    /// The horizon's edge: a six-month bullet maturing 2026-04-29, one day
+    /// before a four-month horizon ends (2026-04-30). Month 4 earns 29 days of
+    /// its own 6 % and one day of the replacement, priced at the forward over
+    /// its six-month term (2026-04-29 .. 10-29, 183 days) on the flat 4 % curve.
+    #[test]
+    fn a_replacement_on_the_horizons_last_day_earns_it() {
+        let raw = RawInstrument {
+            start_date: Some(d(2025, 10, 29)),
+            maturity_date: Some(d(2026, 4, 29)),
+            ..bullet()
+        };
+        let m = months(raw, 4, "fixed");
+        assert_eq!(m[3].period_end, d(2026, 4, 30));
+        let f = ((0.04f64 * 183.0 / 365.0).exp() - 1.0) * 365.0 / 183.0;
+        let want = 1200.0 * 0.06 * 29.0 / 365.0 + 1200.0 * f / 365.0;
+        assert!(close(m[3].interest, want), "{} vs {want}", m[3].interest);
     }
 
     /// A floater (ACT/360, 3-monthly resets, spread 1 %) fixed at 5 % until 2026-03-31;

@@ -106,7 +106,7 @@ impl InstrumentBatch {
         let currency = self.text(at::CURRENCY, row).unwrap_or("");
         let Some(&discount_curve) = market
             .discount_curve
-            .get(&currency.trim().to_ascii_uppercase())
+            .get(almanac_core::code::upper(currency).as_ref())
         else {
             let known: Vec<&str> = market.discount_curve.keys().map(String::as_str).collect();
             return Err(fail(

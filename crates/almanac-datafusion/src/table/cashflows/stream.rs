@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use almanac_core::nii::{nii_months, NiiMonth, Reinvestment};
+use almanac_core::nii::{horizon_end, nii_months, NiiMonth, Reinvestment};
 use almanac_core::repricing::{repricing_events, Reprice};
-use almanac_core::{Error as CoreError, Flow, Instrument, Projector, ScenarioCurve};
+use almanac_core::{Date, Error as CoreError, Flow, Instrument, Projector, ScenarioCurve};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
@@ -300,28 +300,41 @@ fn expand_row(
     let valid = instruments.validate(row, market)?;
     let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
-        project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
+        project_under(
+            &valid,
+            s,
+            market,
+            projector,
+            EVERY_FLOW,
+            flows,
+            &mut projected_cpr,
+        )?;
         buffer.push_all(row, s, flows);
     }
     Ok(())
 }
 
-/// Projects `valid` under scenario `s` into `flows`, unless they already hold
-/// its flows: a fixed-rate instrument depends on the scenario only through its
-/// run-off multiplier, so it is projected again only when that changes.
-/// Returns the instrument and index curve as the scenario sees them.
+/// `project_under`'s `until` for every flow of an instrument's life.
+const EVERY_FLOW: Date = Date(i32::MAX);
+
+/// Projects `valid` under scenario `s` into `flows` (those accruing from
+/// before `until`), unless they already hold its flows: a fixed-rate
+/// instrument depends on the scenario only through its run-off multiplier, so
+/// it is projected again only when that changes. Returns the instrument and
+/// index curve as the scenario sees them.
 fn project_under<'a>(
     valid: &'a ValidRow,
     s: usize,
     market: &'a Market,
     projector: &mut Projector,
+    until: Date,
     flows: &mut Vec<Flow>,
     projected_cpr: &mut Option<f64>,
 ) -> Result<(Cow<'a, Instrument>, Option<&'a ScenarioCurve>), CoreError> {
     let (inst, index) = scenario_view(valid, s, market);
     if index.is_some() || *projected_cpr != Some(inst.prepayment_rate) {
         flows.clear();
-        projector.project(valid.id, &inst, index, flows)?;
+        projector.project_until(valid.id, &inst, index, until, flows)?;
         *projected_cpr = Some(inst.prepayment_rate);
     }
     Ok((inst, index))
@@ -387,8 +400,18 @@ fn nii_row(
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
     let mut projected_cpr = None;
+    // Nothing accruing from the horizon's end on earns in it.
+    let until = horizon_end(projector.as_of, horizon_months);
     for s in 0..market.scenarios.len() {
-        let (inst, index) = project_under(&valid, s, market, projector, flows, &mut projected_cpr)?;
+        let (inst, index) = project_under(
+            &valid,
+            s,
+            market,
+            projector,
+            until,
+            flows,
+            &mut projected_cpr,
+        )?;
         let reinvest = match (index, inst.maturity_date) {
             (_, None) => Reinvestment::Administered,
             (Some(curve), _) => Reinvestment::Floating { curve },

@@ -1,0 +1,200 @@
+//! Schedules shared by instruments (methodology.md, "Schedules").
+//!
+//! A backward schedule's dates are the maturity's day of the month (clamped
+//! to the month's end) every `months` months back from it. Every instrument
+//! that rolls on the same day, every `months` months, in the same months of
+//! the year, therefore has its periods on one infinite grid of dates: its
+//! future periods are a window of that grid, from the first period paid after
+//! as_of to its maturity, plus at most a short front stub from its start
+//! date. A non-maturity product's monthly periods from as_of are a window of
+//! the grid on as_of's day.
+//!
+//! The grid of each (day, months, month of the year, business-day rule, day
+//! count) is built once per projector, with each period's pay date and year
+//! fraction computed by the same functions a rolled schedule uses, so the
+//! numbers are the same (tested against rolling, in `cashflow`'s tests).
+//! A book of a million mortgages shares a few hundred grids instead of
+//! rolling a million schedules.
+
+use std::collections::HashMap;
+
+use crate::calendar::{BusinessDayRule, Calendar};
+use crate::date::Date;
+use crate::daycount::DayCount;
+use crate::instrument::Instrument;
+use crate::schedule::Period;
+
+/// A period paid after as_of, with its rate-independent parts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FuturePeriod {
+    pub period: Period,
+    /// Year fraction of the accrual period in the instrument's day count.
+    pub accrual_years: f64,
+    /// Days of the period after as_of: over 365, the run-off's time.
+    pub exposed_days: i32,
+    /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
+    pub runoff: f64,
+    /// A floater's fixing for the period, in `Projector::fixings`.
+    pub fixing: u32,
+}
+
+impl FuturePeriod {
+    pub fn new(period: Period, day_count: DayCount, as_of: Date) -> Self {
+        FuturePeriod {
+            period,
+            accrual_years: day_count.year_frac(period.accrual_start, period.accrual_end),
+            exposed_days: exposed_days(&period, as_of),
+            runoff: 0.0,
+            fixing: 0,
+        }
+    }
+}
+
+/// Days of `period` after as_of.
+fn exposed_days(period: &Period, as_of: Date) -> i32 {
+    (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0)
+}
+
+/// Grids longer than this (a century of monthly periods) are not kept: such
+/// an instrument rolls its own schedule.
+const MAX_GRID_PERIODS: i64 = 1200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GridKey {
+    day: u32,
+    months: u32,
+    /// The grid's month index (year · 12 + month − 1) modulo `months`.
+    phase: u32,
+    rule: BusinessDayRule,
+    day_count: DayCount,
+}
+
+/// The periods ending on `day` of every `months`-th month, from a little
+/// before as_of on: period i ends in month `first_month + i · months` and
+/// starts where period i − 1 ends.
+#[derive(Debug)]
+struct Grid {
+    first_month: i64,
+    periods: Vec<FuturePeriod>,
+    /// The first period paid after as_of.
+    first_future: usize,
+}
+
+/// The grids of one projector (one as_of and calendar).
+#[derive(Debug, Default)]
+pub(crate) struct Grids {
+    grids: HashMap<GridKey, Grid>,
+}
+
+/// Month index of a date: year · 12 + month − 1.
+fn month_index(date: Date) -> (i64, u32) {
+    let (y, m, d) = date.ymd();
+    (i64::from(y) * 12 + i64::from(m) - 1, d)
+}
+
+/// `day` (clamped to the month's end) of the month with index `month`.
+fn grid_date(month: i64, day: u32) -> Date {
+    Date::from_ym_clamped(0, month + 1, day)
+}
+
+impl Grids {
+    /// Appends `inst`'s future periods (paid after as_of) to `out`, the ones
+    /// a rolled schedule gives; false, with `out` untouched, when its schedule
+    /// is not on a grid (no regular roll, or too long).
+    pub fn future_periods(
+        &mut self,
+        inst: &Instrument,
+        as_of: Date,
+        calendar: &Calendar,
+        out: &mut Vec<FuturePeriod>,
+    ) -> bool {
+        // (day, months, month index of the last period's end, start date).
+        let (day, months, last_month, start) = match inst.maturity_date {
+            Some(maturity) if (1..=12).contains(&inst.payment_months) => {
+                let (month, day) = month_index(maturity);
+                (day, inst.payment_months, month, inst.start_date)
+            }
+            // Non-maturity: monthly from as_of, `behavioral_months` of them.
+            None if inst.behavioral_months > 0 => {
+                let (month, day) = month_index(as_of);
+                (day, 1, month + i64::from(inst.behavioral_months), as_of)
+            }
+            _ => return false,
+        };
+        let step = i64::from(months);
+        let key = GridKey {
+            day,
+            months,
+            phase: last_month.rem_euclid(step) as u32,
+            rule: inst.business_day,
+            day_count: inst.day_count,
+        };
+        let grid = self.grids.entry(key).or_insert_with(|| {
+            let (as_of_month, _) = month_index(as_of);
+            // Two rolls before as_of's month: the first period paid after
+            // as_of ends on or after it, give or take a business-day shift.
+            let from = as_of_month - 2 * step;
+            Grid {
+                first_month: from + (last_month - from).rem_euclid(step),
+                periods: Vec::new(),
+                first_future: usize::MAX,
+            }
+        });
+        let last = (last_month - grid.first_month) / step;
+        if last < 0 || last >= MAX_GRID_PERIODS {
+            return false;
+        }
+        grid.extend_to(last as usize, key, calendar, as_of);
+        let last = last as usize;
+        if grid.first_future > last {
+            return false;
+        }
+        let first = grid.first_future;
+        // The first future period starts on a grid date after the start
+        // date: every future period is the grid's. Else the first one ending
+        // after the start date is the short front stub from it.
+        let window = if grid.periods[first].period.accrual_start > start {
+            first
+        } else {
+            let Some(stub) = (first..=last).find(|&i| grid.periods[i].period.accrual_end > start)
+            else {
+                return false;
+            };
+            let end = &grid.periods[stub].period;
+            let period = Period {
+                accrual_start: start,
+                accrual_end: end.accrual_end,
+                pay_date: end.pay_date,
+            };
+            out.push(FuturePeriod::new(period, key.day_count, as_of));
+            stub + 1
+        };
+        out.extend_from_slice(&grid.periods[window..=last]);
+        true
+    }
+}
+
+impl Grid {
+    /// Builds the periods up to index `last`, and finds the first paid after as_of.
+    fn extend_to(&mut self, last: usize, key: GridKey, calendar: &Calendar, as_of: Date) {
+        let step = i64::from(key.months);
+        while self.periods.len() <= last
+            || (self.first_future == usize::MAX && (self.periods.len() as i64) < MAX_GRID_PERIODS)
+        {
+            let i = self.periods.len();
+            let month = self.first_month + i as i64 * step;
+            let accrual_end = grid_date(month, key.day);
+            let period = Period {
+                accrual_start: grid_date(month - step, key.day),
+                accrual_end,
+                pay_date: calendar.adjust(accrual_end, key.rule),
+            };
+            // (A period's days after as_of are the same for every instrument.)
+            let future = FuturePeriod::new(period, key.day_count, as_of);
+            if self.first_future == usize::MAX && period.pay_date > as_of {
+                self.first_future = i;
+            }
+            self.periods.push(future);
+        }
+    }
+}
