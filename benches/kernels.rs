@@ -66,13 +66,7 @@ fn dates(c: &mut Criterion) {
 
 fn day_counts(c: &mut Criterion) {
     let (start, end) = (date(2025, 1, 31), date(2025, 7, 31));
-    for dc in [
-        DayCount::Act360,
-        DayCount::Act365F,
-        DayCount::Thirty360,
-        DayCount::Thirty360E,
-        DayCount::ActActIsda,
-    ] {
+    for dc in DayCount::ALL {
         c.bench_function(&format!("day_count/{}", dc.code()), |b| {
             b.iter(|| black_box(dc).year_frac(black_box(start), black_box(end)))
         });
@@ -149,31 +143,24 @@ fn projection(c: &mut Criterion) {
     };
     let mut flows = Vec::with_capacity(512);
     let mut toggle = false;
-    c.bench_function("projection/30y_annuity_with_prepayment", |b| {
-        b.iter(|| {
-            toggle = !toggle;
-            flows.clear();
-            let next = if toggle { &inst } else { &other };
-            projector
-                .project("M1", black_box(next), None, &mut flows)
-                .expect("project");
-            flows.len()
-        })
-    });
+    let mut alternating = |name: &str, projector: &mut Projector| {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                toggle = !toggle;
+                flows.clear();
+                let next = if toggle { &inst } else { &other };
+                projector
+                    .project("M1", black_box(next), None, &mut flows)
+                    .expect("project");
+                flows.len()
+            })
+        });
+    };
+    alternating("projection/30y_annuity_with_prepayment", &mut projector);
     // The same book with every schedule rolled back from its maturity (no
     // shared grids): what the grids save.
     let mut rolling = Projector::new(date(2025, 12, 31), &calendar).rolling_each_schedule();
-    c.bench_function("projection/30y_annuity_rolled_schedule", |b| {
-        b.iter(|| {
-            toggle = !toggle;
-            flows.clear();
-            let next = if toggle { &inst } else { &other };
-            rolling
-                .project("M1", black_box(next), None, &mut flows)
-                .expect("project");
-            flows.len()
-        })
-    });
+    alternating("projection/30y_annuity_rolled_schedule", &mut rolling);
     // The same terms again (a floater's next scenario): the schedule is reused.
     c.bench_function("projection/same_terms_again", |b| {
         b.iter(|| {

@@ -2,7 +2,7 @@
 
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
-use crate::daycount::{curve_time, DayCount, Ymd};
+use crate::daycount::{curve_time, DayCount};
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, Grids};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
@@ -193,33 +193,11 @@ impl<'a> Projector<'a> {
             ),
         }
         let first_future = self.periods.partition_point(|p| p.pay_date <= as_of);
-        let day_count = inst.day_count;
-        // The day counts that read (year, month, day) get each date's once: a
-        // period starts where the last one ended.
-        let mut last_end: Option<(Date, Ymd)> = None;
-        self.future
-            .extend(self.periods[first_future..].iter().map(|&period| {
-                let (start, end) = (period.accrual_start, period.accrual_end);
-                let exposed_days = (end.0 - start.0.max(as_of.0)).max(0);
-                let accrual_years = if day_count.reads_ymd() {
-                    let s = match last_end {
-                        Some((date, ymd)) if date == start => ymd,
-                        _ => start.ymd(),
-                    };
-                    let e = end.ymd();
-                    last_end = Some((end, e));
-                    day_count.year_frac_known(start, s, end, e)
-                } else {
-                    day_count.year_frac(start, end)
-                };
-                FuturePeriod {
-                    period,
-                    accrual_years,
-                    exposed_days,
-                    runoff: 0.0,
-                    fixing: 0,
-                }
-            }));
+        self.future.extend(
+            self.periods[first_future..]
+                .iter()
+                .map(|&period| FuturePeriod::new(period, inst.day_count, as_of)),
+        );
     }
 
     /// Sets each future period's fixing for a floater with `terms`. Periods

@@ -39,20 +39,16 @@ pub(crate) struct FuturePeriod {
 }
 
 impl FuturePeriod {
+    /// The period's rate-independent parts (run-off and fixing are set per instrument).
     pub fn new(period: Period, day_count: DayCount, as_of: Date) -> Self {
         FuturePeriod {
             period,
             accrual_years: day_count.year_frac(period.accrual_start, period.accrual_end),
-            exposed_days: exposed_days(&period, as_of),
+            exposed_days: (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0),
             runoff: 0.0,
             fixing: 0,
         }
     }
-}
-
-/// Days of `period` after as_of.
-fn exposed_days(period: &Period, as_of: Date) -> i32 {
-    (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0)
 }
 
 /// Grids longer than this (a century of monthly periods) are not kept: such

@@ -194,15 +194,19 @@ mod tests {
         Date::from_ymd(y, m, day).unwrap()
     }
 
-    fn months(raw: RawInstrument, horizon: u32, kind: &str) -> Vec<NiiMonth> {
-        let inst = raw.validate().unwrap();
-        let curve = Curve::new("C", "USD", vec![("1Y".into(), 0.04)]).unwrap();
-        let sc = ScenarioCurve::new(
-            &curve,
+    /// `curve` under the base scenario.
+    fn base(curve: &Curve) -> ScenarioCurve {
+        ScenarioCurve::new(
+            curve,
             &Scenario::base(),
             &ShockSizeTable::default(),
             RateFloor::Eu,
-        );
+        )
+    }
+
+    fn months(raw: RawInstrument, horizon: u32, kind: &str) -> Vec<NiiMonth> {
+        let inst = raw.validate().unwrap();
+        let sc = base(&Curve::new("C", "USD", vec![("1Y".into(), 0.04)]).unwrap());
         let as_of = d(2025, 12, 31);
         let cal = Calendar::weekends_only();
         let mut flows = Vec::new();
@@ -247,12 +251,7 @@ mod tests {
     fn flows_past_the_horizon_change_nothing() {
         let curve =
             Curve::new("C", "USD", vec![("1Y".into(), 0.03), ("10Y".into(), 0.045)]).unwrap();
-        let sc = ScenarioCurve::new(
-            &curve,
-            &Scenario::base(),
-            &ShockSizeTable::default(),
-            RateFloor::Eu,
-        );
+        let sc = base(&curve);
         let as_of = d(2025, 12, 31);
         let cal = Calendar::weekends_only();
         let mortgage = RawInstrument {
