@@ -186,6 +186,35 @@ impl BucketScheme {
         }
     }
 
+    /// The scheme's buckets on one as_of: what `bucket` gives, with each
+    /// edge's date computed once instead of once per date bucketed.
+    pub fn on(&self, as_of: Date) -> DatedBuckets {
+        let upper_edges = match self {
+            BucketScheme::Bcbs => BCBS
+                .iter()
+                .map(|&(label, months, _)| {
+                    let edge = match months {
+                        0 => as_of.add_days(1),
+                        i32::MAX => Date(i32::MAX),
+                        _ => as_of.add_months(months),
+                    };
+                    (edge, label.to_string())
+                })
+                .collect(),
+            BucketScheme::Monthly => Vec::new(),
+            BucketScheme::Custom(edges) => {
+                let labels = (1..=edges.len() + 1).filter_map(|i| self.bucket_label_at(i));
+                let dates = edges.iter().map(|(_, step)| step.date(as_of));
+                dates.chain([Date(i32::MAX)]).zip(labels).collect()
+            }
+        };
+        DatedBuckets {
+            scheme: self.clone(),
+            as_of,
+            upper_edges,
+        }
+    }
+
     fn bucket_label_at(&self, index: usize) -> Option<String> {
         let BucketScheme::Custom(edges) = self else {
             return None;
@@ -201,6 +230,31 @@ impl BucketScheme {
             edges[index - 2].0.clone()
         };
         Some(format!("{index:0width$} {lower}-{upper}"))
+    }
+}
+
+/// A bucket scheme on one as_of date (`BucketScheme::on`).
+#[derive(Debug, Clone)]
+pub struct DatedBuckets {
+    scheme: BucketScheme,
+    as_of: Date,
+    /// Each bucket's upper edge (inclusive) and label, in the scheme's order;
+    /// empty for monthly buckets, which have no last one.
+    upper_edges: Vec<(Date, String)>,
+}
+
+impl DatedBuckets {
+    pub fn as_of(&self) -> Date {
+        self.as_of
+    }
+
+    /// The label of the bucket holding `date`, as `BucketScheme::bucket` gives it:
+    /// the first bucket whose upper edge is on or after it.
+    pub fn bucket(&self, date: Date) -> std::borrow::Cow<'_, str> {
+        match self.upper_edges.iter().find(|(edge, _)| date <= *edge) {
+            Some((_, label)) => label.into(),
+            None => self.scheme.bucket(date, self.as_of).into(),
+        }
     }
 }
 
@@ -230,6 +284,47 @@ mod tests {
         assert_eq!(s.bucket(d(2046, 1, 1), as_of), "19 >20Y");
         assert_eq!(s.midpoint("10 3Y-4Y").unwrap(), 3.5);
         assert!(s.midpoint("nonsense").is_err());
+    }
+
+    /// Bucketing with the edges dated once gives `bucket`'s label for every
+    /// day of 45 years, for the Basel, monthly and custom schemes (days and
+    /// months mixed, whose edges are not in date order on 31 January), on
+    /// as_of dates at a month's end, on 29 February and mid-month.
+    #[test]
+    fn dated_buckets_equal_bucket() {
+        let schemes = ["bcbs", "monthly", "1M,3M,1Y", "ON,30D,1M,2M,10Y"];
+        let mut checked = 0;
+        for as_of in [
+            d(2025, 12, 31),
+            d(2024, 2, 29),
+            d(2025, 1, 31),
+            d(2026, 6, 15),
+        ] {
+            for text in schemes {
+                let scheme = BucketScheme::parse(text).unwrap();
+                let dated = scheme.on(as_of);
+                assert_eq!(dated.as_of(), as_of);
+                for offset in -5..45 * 365 {
+                    let date = as_of.add_days(offset);
+                    assert_eq!(
+                        dated.bucket(date),
+                        scheme.bucket(date, as_of),
+                        "{text} {as_of} {date}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 250_000);
+        // Hand-worked: from 31 Jan, ON ends 1 Feb, 30D on 2 March, 1M on 28 Feb
+        // (before 30D: its bucket is empty), 2M on 31 March.
+        let mixed = BucketScheme::parse("ON,30D,1M,2M,10Y")
+            .unwrap()
+            .on(d(2025, 1, 31));
+        assert_eq!(mixed.bucket(d(2025, 2, 1)), "01 0-ON");
+        assert_eq!(mixed.bucket(d(2025, 2, 28)), "02 ON-30D");
+        assert_eq!(mixed.bucket(d(2025, 3, 2)), "02 ON-30D");
+        assert_eq!(mixed.bucket(d(2025, 3, 3)), "04 1M-2M");
     }
 
     #[test]

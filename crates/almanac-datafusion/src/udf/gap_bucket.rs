@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use almanac_core::buckets::BucketScheme;
+use almanac_core::buckets::{BucketScheme, DatedBuckets};
 use almanac_core::Date;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{Array, AsArray, StringArray, StringBuilder};
@@ -70,12 +70,22 @@ impl RowFunction for GapBucket {
         let schemes = a.get(2).map(|s| s.as_string::<i32>());
         let mut out = StringBuilder::with_capacity(dates.len(), dates.len() * 12);
         let mut cache = None;
+        // The scheme's edges dated on the row's as_of, kept while both repeat
+        // (a report buckets millions of rows on one as_of).
+        let mut dated: Option<(String, DatedBuckets)> = None;
         for i in 0..dates.len() {
             let scheme_text = scheme_arg(schemes, i);
             match scheme_text {
                 Some(text) if dates.is_valid(i) && as_ofs.is_valid(i) => {
-                    let scheme = scheme_at(&mut cache, text, DOC.name)?;
-                    out.append_value(scheme.bucket(Date(dates.value(i)), Date(as_ofs.value(i))));
+                    let as_of = Date(as_ofs.value(i));
+                    let current = matches!(&dated, Some((t, b)) if t == text && b.as_of() == as_of);
+                    if !current {
+                        let scheme = scheme_at(&mut cache, text, DOC.name)?;
+                        dated = Some((text.to_string(), scheme.on(as_of)));
+                    }
+                    if let Some((_, buckets)) = &dated {
+                        out.append_value(buckets.bucket(Date(dates.value(i))));
+                    }
                 }
                 _ => out.append_null(),
             }
