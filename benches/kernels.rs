@@ -10,8 +10,8 @@ use std::hint::black_box;
 use almanac_core::cashflow::level_payment;
 use almanac_core::schedule::backward_schedule;
 use almanac_core::{
-    Amortization, BaselShock, BusinessDayRule, Calendar, Curve, Date, DayCount, Instrument,
-    Projector, RateFloor, Scenario, ScenarioCurve, Shift, ShockSizeTable, Side,
+    Amortization, BaselShock, BusinessDayRule, Calendar, Curve, Date, DayCount, FloatingTerms,
+    Instrument, Projector, RateFloor, Scenario, ScenarioCurve, Shift, ShockSizeTable, Side,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -173,5 +173,69 @@ fn projection(c: &mut Criterion) {
     });
 }
 
-criterion_group!(kernels, dates, day_counts, schedules, annuity, curves, projection);
+/// An adjustable-rate mortgage (annual resets, prepaying) under the base
+/// curve and the six Basel shocks: one pass for all seven (what EVE does),
+/// against seven projections one after the other.
+fn floater_scenarios(c: &mut Criterion) {
+    let calendar = Calendar::weekends_only();
+    let curve = usd_curve();
+    let table = ShockSizeTable::default();
+    let floor = RateFloor::parse("eu").expect("floor");
+    let scenarios: Vec<ScenarioCurve> = std::iter::once(Scenario::base())
+        .chain(BaselShock::ALL.map(|s| Scenario::uniform(s.name(), Shift::Basel(s))))
+        .map(|s| ScenarioCurve::new(&curve, &s, &table, floor))
+        .collect();
+    let arm = Instrument {
+        floating: Some(FloatingTerms {
+            index_curve: "USD_SOFR".into(),
+            spread: 0.015,
+            reset_months: 12,
+            floor: Some(0.0),
+            cap: None,
+        }),
+        ..mortgage()
+    };
+    let other = Instrument {
+        start_date: arm.start_date.add_days(1),
+        ..arm.clone()
+    };
+    let indexes: Vec<Option<&ScenarioCurve>> = scenarios.iter().map(Some).collect();
+    let mut projector = Projector::new(date(2025, 12, 31), &calendar);
+    let (mut totals, mut flows) = (Vec::with_capacity(4096), Vec::with_capacity(512));
+    let mut toggle = false;
+    c.bench_function("projection/arm_7_scenarios_totals_one_pass", |b| {
+        b.iter(|| {
+            toggle = !toggle;
+            let next = if toggle { &arm } else { &other };
+            projector
+                .project_totals("A1", black_box(next), &indexes, &mut totals)
+                .expect("project");
+            totals.len()
+        })
+    });
+    c.bench_function("projection/arm_7_scenarios_flows_one_by_one", |b| {
+        b.iter(|| {
+            toggle = !toggle;
+            let next = if toggle { &arm } else { &other };
+            for index in &indexes {
+                flows.clear();
+                projector
+                    .project("A1", black_box(next), *index, &mut flows)
+                    .expect("project");
+            }
+            flows.len()
+        })
+    });
+}
+
+criterion_group!(
+    kernels,
+    dates,
+    day_counts,
+    schedules,
+    annuity,
+    curves,
+    projection,
+    floater_scenarios
+);
 criterion_main!(kernels);

@@ -76,10 +76,23 @@ struct Grid {
     first_future: usize,
 }
 
-/// The grids of one projector (one as_of and calendar).
+/// The grids of one projector (one as_of and calendar), numbered in the
+/// order they were first needed.
 #[derive(Debug, Default)]
 pub(crate) struct Grids {
-    grids: HashMap<GridKey, Grid>,
+    index: HashMap<GridKey, u32>,
+    grids: Vec<Grid>,
+}
+
+/// Where an instrument's future periods lie on a grid: future period `j`
+/// is paid on the pay date of period `first + j` of grid `grid` (a short
+/// front stub accrues from the start date but is paid with the grid period
+/// it ends in). Sums by pay date can be kept per grid period instead
+/// (consecutive flows, consecutive sums) and dated once at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GridWindow {
+    pub grid: u32,
+    pub first: usize,
 }
 
 /// Month index of a date: year · 12 + month − 1.
@@ -94,16 +107,23 @@ fn grid_date(month: i64, day: u32) -> Date {
 }
 
 impl Grids {
+    /// Pay date of period `i` of grid `grid` (both as a [`GridWindow`] gave them).
+    pub fn pay_date(&self, grid: u32, i: usize) -> Option<Date> {
+        let period = self.grids.get(grid as usize)?.periods.get(i)?;
+        Some(period.period.pay_date)
+    }
+
     /// Appends `inst`'s future periods (paid after as_of) to `out`, the ones
-    /// a rolled schedule gives; false, with `out` untouched, when its schedule
-    /// is not on a grid (no regular roll, or too long).
+    /// a rolled schedule gives, and says where they lie on their grid; `None`,
+    /// with `out` untouched, when its schedule is not on a grid (no regular
+    /// roll, or too long).
     pub fn future_periods(
         &mut self,
         inst: &Instrument,
         as_of: Date,
         calendar: &Calendar,
         out: &mut Vec<FuturePeriod>,
-    ) -> bool {
+    ) -> Option<GridWindow> {
         // (day, months, month index of the last period's end, start date).
         let (day, months, last_month, start) = match inst.maturity_date {
             Some(maturity) if (1..=12).contains(&inst.payment_months) => {
@@ -115,7 +135,7 @@ impl Grids {
                 let (month, day) = month_index(as_of);
                 (day, 1, month + i64::from(inst.behavioral_months), as_of)
             }
-            _ => return false,
+            _ => return None,
         };
         let step = i64::from(months);
         let key = GridKey {
@@ -125,37 +145,36 @@ impl Grids {
             rule: inst.business_day,
             day_count: inst.day_count,
         };
-        let grid = self.grids.entry(key).or_insert_with(|| {
+        let id = *self.index.entry(key).or_insert_with(|| {
             let (as_of_month, _) = month_index(as_of);
             // Two rolls before as_of's month: the first period paid after
             // as_of ends on or after it, give or take a business-day shift.
             let from = as_of_month - 2 * step;
-            Grid {
+            self.grids.push(Grid {
                 first_month: from + (last_month - from).rem_euclid(step),
                 periods: Vec::new(),
                 first_future: usize::MAX,
-            }
+            });
+            (self.grids.len() - 1) as u32
         });
+        let grid = &mut self.grids[id as usize];
         let last = (last_month - grid.first_month) / step;
         if last < 0 || last >= MAX_GRID_PERIODS {
-            return false;
+            return None;
         }
         grid.extend_to(last as usize, key, calendar, as_of);
         let last = last as usize;
         if grid.first_future > last {
-            return false;
+            return None;
         }
         let first = grid.first_future;
         // The first future period starts on a grid date after the start
         // date: every future period is the grid's. Else the first one ending
         // after the start date is the short front stub from it.
-        let window = if grid.periods[first].period.accrual_start > start {
-            first
+        let (paid_from, window) = if grid.periods[first].period.accrual_start > start {
+            (first, first)
         } else {
-            let Some(stub) = (first..=last).find(|&i| grid.periods[i].period.accrual_end > start)
-            else {
-                return false;
-            };
+            let stub = (first..=last).find(|&i| grid.periods[i].period.accrual_end > start)?;
             let end = &grid.periods[stub].period;
             let period = Period {
                 accrual_start: start,
@@ -163,10 +182,13 @@ impl Grids {
                 pay_date: end.pay_date,
             };
             out.push(FuturePeriod::new(period, key.day_count, as_of));
-            stub + 1
+            (stub, stub + 1)
         };
         out.extend_from_slice(&grid.periods[window..=last]);
-        true
+        Some(GridWindow {
+            grid: id,
+            first: paid_from,
+        })
     }
 }
 

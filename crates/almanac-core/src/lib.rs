@@ -27,6 +27,7 @@ pub use curve::{tenor_years, Curve};
 pub use date::Date;
 pub use daycount::DayCount;
 pub use error::{Error, Result};
+pub use grid::GridWindow;
 pub use instrument::{Amortization, FloatingTerms, Instrument, RateType, RawInstrument, Side};
 pub use scenario::{
     BaselShock, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, Shift, ShockSizeTable,

@@ -18,6 +18,7 @@
 //! for each scenario.
 
 pub(crate) mod exec;
+mod grid_sums;
 mod output;
 pub(crate) mod presum;
 pub(crate) mod stream;

@@ -19,11 +19,18 @@
 //! floater's flows under all scenarios fall on the same days: they go to
 //! blocks that hold every scenario's sum of a day side by side, so the
 //! seven amounts of one day touch one cache line, not seven.
+//!
+//! Most instruments are paid on a window of a schedule grid shared with
+//! thousands of others (`almanac_core::GridWindow`): their flows are added to
+//! sums kept per grid period (`grid_sums`), consecutive flows to consecutive
+//! sums with no lookup per flow, and dated when emitted. When only `total` is
+//! summed, the projector gives the totals alone, a floater's under every
+//! scenario in one pass (`Projector::project_totals`), and no flow is built.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use almanac_core::Flow;
+use almanac_core::{Date, Flow, GridWindow};
 use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
@@ -39,6 +46,7 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::exec::CashflowsExec;
+use super::grid_sums::GridSumsSet;
 use super::output::{Gen, OutCol};
 use super::stream::{CashflowsConfig, Mode};
 
@@ -281,6 +289,8 @@ pub(crate) struct Presum {
     held: usize,
     /// The blocks holding flows not yet added.
     holding: Vec<u32>,
+    /// Sums of flows paid on shared schedule grids, per grid period (dated when emitted).
+    on_grids: GridSumsSet,
 }
 
 /// Days and amounts held before they are added. Adding each flow as it comes
@@ -346,6 +356,7 @@ impl Presum {
             day_stride,
             held: 0,
             holding: Vec::new(),
+            on_grids: GridSumsSet::default(),
         })
     }
 
@@ -390,9 +401,39 @@ impl Presum {
         self.group_rows.clear();
     }
 
-    /// Holds one instrument's flows under one scenario (0: the same under
-    /// every scenario, else the scenario's position + 1) to be added.
-    pub fn add_flows(&mut self, group: u32, scenario: u64, flows: &[Flow]) {
+    /// Adds one instrument's flows under one scenario (0: the same under
+    /// every scenario, else the scenario's position + 1): straight to the
+    /// sums of their grid's periods when `window` says where they lie on
+    /// one, else held to be added by date.
+    pub fn add_flows(
+        &mut self,
+        group: u32,
+        scenario: u64,
+        flows: &[Flow],
+        window: Option<GridWindow>,
+    ) {
+        let width = self.summed.len();
+        let on_grid = window.and_then(|window| {
+            self.on_grids
+                .window(group, scenario, window, flows.len(), width, &mut self.bytes)
+        });
+        if let Some(sums) = on_grid {
+            match self.summed.as_slice() {
+                [(_, Gen::Total)] => {
+                    for (sum, flow) in sums.iter_mut().zip(flows) {
+                        *sum += flow.total();
+                    }
+                }
+                summed => {
+                    for (period, flow) in sums.chunks_exact_mut(width.max(1)).zip(flows) {
+                        for (sum, (_, g)) in period.iter_mut().zip(summed) {
+                            *sum += amount(*g, flow);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for flow in flows {
             let day = self.day(flow.pay_date);
             let at = self.block_of(group, scenario, day);
@@ -442,27 +483,110 @@ impl Presum {
         at
     }
 
-    /// Holds one instrument's flows under every scenario (`by_scenario[s]`).
-    /// When they fall on the same days, as a floater's do, each day's amounts
-    /// go side by side into one block; else each scenario's flows are held
-    /// as [`Presum::add_flows`] holds them.
-    pub fn add_scenarios(&mut self, group: u32, by_scenario: &[Vec<Flow>]) {
-        let same_days = by_scenario.windows(2).all(|pair| {
-            pair[0].len() == pair[1].len()
-                && pair[0]
-                    .iter()
-                    .zip(&pair[1])
-                    .all(|(a, b)| a.pay_date == b.pay_date)
+    /// Whether only `total` is summed: then an instrument's flows can be
+    /// added as their totals alone ([`Presum::add_totals`]).
+    pub fn sums_totals_only(&self) -> bool {
+        matches!(self.summed.as_slice(), [(_, Gen::Total)])
+    }
+
+    /// Adds one instrument's flow totals (only when [`Presum::sums_totals_only`]):
+    /// `lanes` = 1, the same under every scenario (slot 0), or one per
+    /// scenario side by side (`totals[j · lanes + s]`), paid on `pay_dates`
+    /// or, if `window` places them, on its grid's periods.
+    pub fn add_totals(
+        &mut self,
+        group: u32,
+        totals: &[f64],
+        lanes: usize,
+        window: Option<GridWindow>,
+        pay_dates: impl ExactSizeIterator<Item = Date>,
+    ) {
+        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
+        debug_assert!(lanes == 1 || lanes == self.scenarios);
+        let n = pay_dates.len();
+        let on_grid = window.and_then(|window| {
+            self.on_grids
+                .window(group, slot, window, n, lanes, &mut self.bytes)
         });
-        if !same_days || by_scenario.len() != self.scenarios {
-            for (s, flows) in by_scenario.iter().enumerate() {
-                self.add_flows(group, s as u64 + 1, flows);
+        if let Some(sums) = on_grid {
+            for (sum, total) in sums.iter_mut().zip(totals) {
+                *sum += total;
             }
             return;
         }
+        for (j, date) in pay_dates.enumerate() {
+            let day = self.day(date);
+            let at = self.block_of(group, slot, day);
+            let block = hold(&mut self.blocks, &mut self.holding, at, day);
+            block
+                .held_amounts
+                .extend_from_slice(&totals[j * lanes..(j + 1) * lanes]);
+        }
+        self.held += n * (1 + lanes);
+    }
+
+    /// Adds one instrument's flows under every scenario (`by_scenario[s]`).
+    /// When they fall on the same days, as a floater's do, each day's amounts
+    /// go side by side (to its grid's periods if `window` places them, else
+    /// held for one block); else each scenario's flows are added as
+    /// [`Presum::add_flows`] adds them.
+    pub fn add_scenarios(
+        &mut self,
+        group: u32,
+        by_scenario: &[Vec<Flow>],
+        window: Option<GridWindow>,
+    ) {
         let Some(first) = by_scenario.first() else {
             return;
         };
+        // Flows projected on one grid window are its periods in order: equal
+        // lengths are the same days. Else compare the days.
+        let same_days = by_scenario.windows(2).all(|pair| {
+            pair[0].len() == pair[1].len()
+                && (window.is_some()
+                    || pair[0]
+                        .iter()
+                        .zip(&pair[1])
+                        .all(|(a, b)| a.pay_date == b.pay_date))
+        });
+        if !same_days || by_scenario.len() != self.scenarios {
+            for (s, flows) in by_scenario.iter().enumerate() {
+                self.add_flows(group, s as u64 + 1, flows, window);
+            }
+            return;
+        }
+        let width = self.summed.len();
+        let day_width = self.scenarios * width;
+        let on_grid = window.and_then(|window| {
+            self.on_grids.window(
+                group,
+                ALL_SCENARIOS,
+                window,
+                first.len(),
+                day_width,
+                &mut self.bytes,
+            )
+        });
+        if let Some(sums) = on_grid {
+            for (j, day) in sums.chunks_exact_mut(day_width.max(1)).enumerate() {
+                match self.summed.as_slice() {
+                    [(_, Gen::Total)] => {
+                        for (sum, flows) in day.iter_mut().zip(by_scenario) {
+                            *sum += flows[j].total();
+                        }
+                    }
+                    summed => {
+                        for (scenario, flows) in day.chunks_exact_mut(width.max(1)).zip(by_scenario)
+                        {
+                            for (sum, (_, g)) in scenario.iter_mut().zip(summed) {
+                                *sum += amount(*g, &flows[j]);
+                            }
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for (j, flow) in first.iter().enumerate() {
             let day = self.day(flow.pay_date);
             let at = self.block_of(group, ALL_SCENARIOS, day);
@@ -472,6 +596,26 @@ impl Presum {
             }
         }
         self.held += first.len() * (1 + by_scenario.len() * self.summed.len());
+    }
+
+    /// Moves the sums kept per grid period to the blocks of their pay dates
+    /// (`pay_date(grid, period)`), held there to be added.
+    fn date_grid_sums(&mut self, pay_date: &dyn Fn(u32, usize) -> Option<Date>) -> Result<()> {
+        for grid in self.on_grids.take() {
+            for (period, amounts) in grid.received() {
+                let date = pay_date(grid.grid, period).ok_or_else(|| {
+                    datafusion::error::DataFusionError::Internal(format!(
+                        "cashflows(): no period {period} on schedule grid {}",
+                        grid.grid
+                    ))
+                })?;
+                let day = self.day(date);
+                let at = self.block_of(grid.group, grid.slot, day);
+                let block = hold(&mut self.blocks, &mut self.holding, at, day);
+                block.held_amounts.extend_from_slice(amounts);
+            }
+        }
+        Ok(())
     }
 
     /// Days from as_of to `pay_date`, within the packed key's range.
@@ -496,16 +640,20 @@ impl Presum {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.blocks.is_empty() && self.on_grids.is_empty()
     }
 
-    /// Emits every sum as rows of `schema` (shared sums added to each scenario), and empties.
+    /// Emits every sum as rows of `schema` (shared sums added to each
+    /// scenario), and empties. `pay_date` dates the periods of the grids
+    /// the flows were summed on (the projector's).
     pub fn drain(
         &mut self,
         config: &CashflowsConfig,
         scenario_names: &[String],
         batch_size: usize,
+        pay_date: &dyn Fn(u32, usize) -> Option<Date>,
     ) -> Result<Vec<RecordBatch>> {
+        self.date_grid_sums(pay_date)?;
         self.apply_held();
         let width = self.summed.len();
         let mut entries: Vec<(u64, u32)> = self.index.drain().collect();
@@ -680,11 +828,23 @@ mod tests {
         }
     }
 
+    fn no_grids(_: u32, _: usize) -> Option<Date> {
+        None
+    }
+
     /// (scenario, day) → sum, from the emitted rows.
     fn emitted(presum: &mut Presum, config: &CashflowsConfig) -> BTreeMap<(String, i32), f64> {
+        emitted_with(presum, config, &no_grids)
+    }
+
+    fn emitted_with(
+        presum: &mut Presum,
+        config: &CashflowsConfig,
+        pay_date: &dyn Fn(u32, usize) -> Option<Date>,
+    ) -> BTreeMap<(String, i32), f64> {
         let names = ["base".to_string(), "up".to_string()];
         let mut out = BTreeMap::new();
-        for batch in presum.drain(config, &names, 1000).expect("drain") {
+        for batch in presum.drain(config, &names, 1000, pay_date).expect("drain") {
             let scenario = batch.column(0).as_string::<i32>();
             let day = batch.column(1).as_primitive::<Date32Type>();
             let total = batch
@@ -723,7 +883,7 @@ mod tests {
                 flows.push(flow(day, amount));
             }
             let scenario = (seed >> 5) % 3; // 0: shared by both scenarios
-            presum.add_flows(0, scenario, &flows);
+            presum.add_flows(0, scenario, &flows, None);
             presum.settle();
             added += flows.len();
             // One by one, in arrival order; the shared sums are added to each
@@ -772,13 +932,13 @@ mod tests {
             vec![flow(30, 10.0), flow(600, 20.0)],
             vec![flow(30, 11.0), flow(600, 22.0)],
         ];
-        presum.add_scenarios(0, &floater);
+        presum.add_scenarios(0, &floater, None);
         // Days that differ by scenario: each scenario's own blocks.
         let uneven = vec![vec![flow(30, 1.0)], vec![flow(31, 2.0), flow(600, 3.0)]];
-        presum.add_scenarios(0, &uneven);
+        presum.add_scenarios(0, &uneven, None);
         // The same under both, added once.
-        presum.add_flows(0, 0, &[flow(600, 100.0), flow(900, 5.0)]);
-        presum.add_scenarios(0, &floater);
+        presum.add_flows(0, 0, &[flow(600, 100.0), flow(900, 5.0)], None);
+        presum.add_scenarios(0, &floater, None);
         let got = emitted(&mut presum, &config);
         let want: BTreeMap<(String, i32), f64> = [
             (("base".to_string(), 30), 10.0 + 1.0 + 10.0),
@@ -792,5 +952,100 @@ mod tests {
         .into();
         assert_eq!(got, want);
         assert!(presum.is_empty());
+    }
+
+    /// Two made-up grids: grid 0 pays every 30 days from day 30, grid 1
+    /// every 60 days from day 30, so some of their periods share a pay date.
+    fn grid_day(grid: u32, i: usize) -> i32 {
+        match grid {
+            0 => 30 * (i as i32 + 1),
+            _ => 30 + 60 * i as i32,
+        }
+    }
+
+    fn on_grid(grid: u32, first: usize, amounts: &[f64]) -> (Vec<Flow>, Option<GridWindow>) {
+        let flows = amounts
+            .iter()
+            .enumerate()
+            .map(|(j, &a)| flow(grid_day(grid, first + j), a))
+            .collect();
+        (flows, Some(GridWindow { grid, first }))
+    }
+
+    #[test]
+    fn sums_kept_per_grid_period_equal_sums_by_pay_date() {
+        let config = config();
+        let schema = Arc::new(Schema::empty());
+        let pay_date = |grid: u32, i: usize| Some(Date(20_000 + grid_day(grid, i)));
+        // The same flows, placed on their grids, and not.
+        let mut on = Presum::new(&config, &schema, 2).expect("presum");
+        let mut off = Presum::new(&config, &schema, 2).expect("presum");
+        // Whole numbers: the order of additions cannot change a sum.
+        let shared = [
+            (0, 2, vec![1.0, 2.0, 0.0]),
+            (1, 0, vec![5.0, 7.0]),
+            (0, 3, vec![4.0]),
+            (0, 5, vec![0.0]),
+        ];
+        for (grid, first, amounts) in &shared {
+            let (flows, window) = on_grid(*grid, *first, amounts);
+            on.add_flows(0, 0, &flows, window);
+            off.add_flows(0, 0, &flows, None);
+        }
+        // A floater on grid 1 (side by side), and one scenario's own flows on grid 0.
+        let (base, window) = on_grid(1, 1, &[10.0, 20.0, 30.0]);
+        let (up, _) = on_grid(1, 1, &[11.0, 21.0, 31.0]);
+        on.add_scenarios(0, &[base.clone(), up.clone()], window);
+        off.add_scenarios(0, &[base, up], None);
+        let (own, window) = on_grid(0, 0, &[100.0, 200.0]);
+        on.add_flows(0, 2, &own, window);
+        off.add_flows(0, 2, &own, None);
+        let got = emitted_with(&mut on, &config, &pay_date);
+        let want = emitted(&mut off, &config);
+        assert_eq!(got, want);
+        // Hand-worked: day 90 is grid 0's period 2 and grid 1's period 1.
+        assert_eq!(got[&("base".to_string(), 90)], 1.0 + 7.0 + 10.0);
+        assert_eq!(got[&("up".to_string(), 30)], 5.0 + 100.0);
+        assert_eq!(got[&("up".to_string(), 120)], 2.0 + 4.0);
+        // A zero sum on a day that received a flow is still a row.
+        assert_eq!(got[&("base".to_string(), 180)], 0.0);
+        assert_eq!(got.len(), 2 * 6 + 1, "{got:?}");
+        assert!(on.is_empty());
+    }
+
+    /// Totals alone (the EVE path) sum as whole flows do, on grids or by date.
+    #[test]
+    fn totals_sum_as_flows() {
+        let config = config();
+        let schema = Arc::new(Schema::empty());
+        let pay_date = |grid: u32, i: usize| Some(Date(20_000 + grid_day(grid, i)));
+        let mut by_flows = Presum::new(&config, &schema, 2).expect("presum");
+        let mut by_totals = Presum::new(&config, &schema, 2).expect("presum");
+        let mut on_grids = Presum::new(&config, &schema, 2).expect("presum");
+        assert!(by_totals.sums_totals_only());
+        // A fixed-rate instrument (the same under both scenarios)…
+        let (fixed, window) = on_grid(0, 1, &[3.0, 4.0, 0.0]);
+        by_flows.add_flows(0, 0, &fixed, None);
+        let totals: Vec<f64> = fixed.iter().map(Flow::total).collect();
+        let dates = || fixed.iter().map(|f| f.pay_date);
+        by_totals.add_totals(0, &totals, 1, None, dates());
+        on_grids.add_totals(0, &totals, 1, window, dates());
+        // …and a floater, its two scenarios' totals side by side.
+        let (base, window) = on_grid(1, 0, &[10.0, 20.0]);
+        let (up, _) = on_grid(1, 0, &[11.0, 21.0]);
+        let side_by_side = [10.0, 11.0, 20.0, 21.0];
+        let dates = || base.iter().map(|f| f.pay_date);
+        by_totals.add_totals(0, &side_by_side, 2, None, dates());
+        on_grids.add_totals(0, &side_by_side, 2, window, dates());
+        by_flows.add_scenarios(0, &[base.clone(), up], None);
+        let want = emitted(&mut by_flows, &config);
+        assert_eq!(emitted(&mut by_totals, &config), want);
+        assert_eq!(emitted_with(&mut on_grids, &config, &pay_date), want);
+        // Day 90: grid 0's period 2 (4) and the floater's second (20, 21).
+        assert_eq!(want[&("base".to_string(), 90)], 24.0);
+        assert_eq!(want[&("up".to_string(), 90)], 25.0);
+        assert_eq!(want[&("up".to_string(), 30)], 11.0);
+        assert_eq!(want[&("up".to_string(), 120)], 0.0);
+        assert_eq!(want.len(), 2 * 4);
     }
 }

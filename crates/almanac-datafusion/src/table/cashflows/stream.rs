@@ -61,6 +61,8 @@ pub(crate) struct CashflowStream {
     flows: Vec<Flow>,
     /// Scratch space for one instrument under each scenario (summing only).
     scenario_flows: Vec<Vec<Flow>>,
+    /// Scratch space for one instrument's flow totals (summing `total` only).
+    totals: Vec<f64>,
     /// Scratch space for one instrument's repricing amounts.
     reprices: Vec<Reprice>,
     /// Scratch space for one instrument's months of earnings.
@@ -69,6 +71,9 @@ pub(crate) struct CashflowStream {
     presum: Option<Presum>,
     /// Batches ready to emit (from the sums).
     pending: VecDeque<RecordBatch>,
+    /// One projector for the stream: its schedule grids are built once, and
+    /// the sums kept per grid period are dated with them.
+    projector: Projector,
 }
 
 impl CashflowStream {
@@ -78,6 +83,7 @@ impl CashflowStream {
         config: Arc<CashflowsConfig>,
     ) -> Result<Self> {
         let scenario_names = market.scenarios.iter().map(|s| s.name.clone()).collect();
+        let projector = Projector::new(config.as_of, &market.calendar);
         let presum = match config.presum {
             Some(_) => Some(Presum::new(
                 &config,
@@ -96,10 +102,12 @@ impl CashflowStream {
             buffer: FlowBuffer::default(),
             flows: Vec::with_capacity(512),
             scenario_flows: Vec::new(),
+            totals: Vec::with_capacity(4096),
             reprices: Vec::with_capacity(512),
             months: Vec::with_capacity(128),
             presum,
             pending: VecDeque::new(),
+            projector,
         })
     }
 
@@ -113,7 +121,7 @@ impl CashflowStream {
             return Ok(None);
         };
         let market = &self.market;
-        let mut projector = Projector::new(self.config.as_of, &market.calendar);
+        let projector = &mut self.projector;
         while self.next_row < batch.num_rows() && self.buffer.len() < self.config.batch_size {
             let row = self.next_row;
             self.next_row += 1;
@@ -123,7 +131,7 @@ impl CashflowStream {
                     instruments,
                     row,
                     market,
-                    &mut projector,
+                    projector,
                     &mut self.flows,
                     &mut self.months,
                     self.config.horizon_months,
@@ -133,7 +141,7 @@ impl CashflowStream {
                     instruments,
                     row,
                     market,
-                    &mut projector,
+                    projector,
                     &mut self.flows,
                     &mut self.reprices,
                     &mut self.buffer,
@@ -142,7 +150,7 @@ impl CashflowStream {
                     instruments,
                     row,
                     market,
-                    &mut projector,
+                    projector,
                     &mut self.flows,
                     &mut self.buffer,
                 ),
@@ -192,7 +200,7 @@ impl CashflowStream {
             return Ok(None);
         };
         let market = &self.market;
-        let mut projector = Projector::new(self.config.as_of, &market.calendar);
+        let projector = &mut self.projector;
         while self.next_row < batch.num_rows() && !presum.needs_flush() {
             let row = self.next_row;
             self.next_row += 1;
@@ -200,8 +208,8 @@ impl CashflowStream {
                 instruments,
                 row,
                 market,
-                &mut projector,
-                (&mut self.flows, &mut self.scenario_flows),
+                projector,
+                (&mut self.flows, &mut self.scenario_flows, &mut self.totals),
                 presum,
             );
             match summed {
@@ -219,8 +227,12 @@ impl CashflowStream {
         }
         let forget_groups = batch_done && presum.too_many_groups();
         if presum.needs_flush() || forget_groups {
-            let batches =
-                presum.drain(&self.config, &self.scenario_names, self.config.batch_size)?;
+            let batches = presum.drain(
+                &self.config,
+                &self.scenario_names,
+                self.config.batch_size,
+                &|grid, i| projector.grid_pay_date(grid, i),
+            )?;
             self.pending.extend(batches);
         }
         if forget_groups {
@@ -232,8 +244,13 @@ impl CashflowStream {
     /// At the end of the input: the remaining sums.
     fn drain_sums(&mut self) -> Result<()> {
         if let Some(presum) = self.presum.as_mut().filter(|p| !p.is_empty()) {
-            let batches =
-                presum.drain(&self.config, &self.scenario_names, self.config.batch_size)?;
+            let projector = &self.projector;
+            let batches = presum.drain(
+                &self.config,
+                &self.scenario_names,
+                self.config.batch_size,
+                &|grid, i| projector.grid_pay_date(grid, i),
+            )?;
             self.pending.extend(batches);
         }
         Ok(())
@@ -248,20 +265,34 @@ fn sum_row(
     row: usize,
     market: &Market,
     projector: &mut Projector,
-    (flows, by_scenario): (&mut Vec<Flow>, &mut Vec<Vec<Flow>>),
+    (flows, by_scenario, totals): (&mut Vec<Flow>, &mut Vec<Vec<Flow>>, &mut Vec<f64>),
     presum: &mut Presum,
 ) -> Result<(), CoreError> {
     let valid = instruments.validate(row, market)?;
     let group = presum.row_groups.get(row).copied().unwrap_or(0);
     let first = market.cpr_multiplier.first().copied().unwrap_or(1.0);
-    let shared = valid.index_curve.is_none()
-        && (valid.instrument.prepayment_rate == 0.0
-            || market.cpr_multiplier.iter().all(|&m| m == first));
-    if shared {
+    let same_runoff = valid.instrument.prepayment_rate == 0.0
+        || market.cpr_multiplier.iter().all(|&m| m == first);
+    let shared = valid.index_curve.is_none() && same_runoff;
+    if presum.sums_totals_only() && same_runoff {
+        // Totals alone, every scenario in one pass (a floater) or once (the rest).
+        let inst = under_scenario(&valid.instrument, first);
+        let indexes: Vec<Option<&ScenarioCurve>> = match valid.index_curve {
+            Some(c) => market
+                .shocked
+                .iter()
+                .map(|curves| Some(&curves[c]))
+                .collect(),
+            None => vec![None],
+        };
+        projector.project_totals(valid.id, &inst, &indexes, totals)?;
+        let window = projector.grid_window();
+        presum.add_totals(group, totals, indexes.len(), window, projector.pay_dates());
+    } else if shared {
         let inst = under_scenario(&valid.instrument, first);
         flows.clear();
         projector.project(valid.id, &inst, None, flows)?;
-        presum.add_flows(group, 0, flows);
+        presum.add_flows(group, 0, flows, projector.grid_window());
     } else {
         by_scenario.resize_with(market.scenarios.len(), Vec::new);
         let mut projected_cpr = None;
@@ -281,7 +312,8 @@ fn sum_row(
             }
             projected_cpr = Some(inst.prepayment_rate);
         }
-        presum.add_scenarios(group, by_scenario);
+        // Every scenario's flows were projected on the same schedule.
+        presum.add_scenarios(group, by_scenario, projector.grid_window());
     }
     presum.settle();
     Ok(())
