@@ -161,6 +161,19 @@ fn projection(c: &mut Criterion) {
     // shared grids): what the grids save.
     let mut rolling = Projector::new(date(2025, 12, 31), &calendar).rolling_each_schedule();
     alternating("projection/30y_annuity_rolled_schedule", &mut rolling);
+    // Totals alone (what EVE sums), one lane.
+    let mut totals = Vec::with_capacity(512);
+    let mut toggle = false;
+    c.bench_function("projection/30y_annuity_totals_only", |b| {
+        b.iter(|| {
+            toggle = !toggle;
+            let next = if toggle { &inst } else { &other };
+            projector
+                .project_totals("M1", black_box(next), &[None], &mut totals)
+                .expect("project");
+            totals.len()
+        })
+    });
     // The same terms again (a floater's next scenario): the schedule is reused.
     c.bench_function("projection/same_terms_again", |b| {
         b.iter(|| {

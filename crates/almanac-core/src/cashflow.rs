@@ -394,8 +394,31 @@ impl Projector {
                 }
             }
         }
+        let fixing_of = |future: &FuturePeriod| match inst.floating {
+            Some(_) => future.fixing as usize,
+            None => 0,
+        };
         // The fixing the lanes' rates are for (a fixed rate: set once).
         let mut rates_of = None;
+        if indexes.len() == 1 {
+            // One lane (a fixed rate, or one scenario): its balance stays in a
+            // register instead of going through memory each period.
+            let (mut b, mut pricing) = (inst.balance, Pricing::new());
+            for (j, (future, total)) in self.future.iter().zip(totals.iter_mut()).enumerate() {
+                let payments_left = (n - j) as i32;
+                let fixing = fixing_of(future);
+                if rates_of != Some(fixing) {
+                    pricing.set_rate(inst, rates[fixing], month_step, payments_left);
+                    rates_of = Some(fixing);
+                }
+                let (interest, principal, prepayment) =
+                    period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
+                *total = sign * interest + sign * principal + sign * prepayment;
+                b = b - principal - prepayment;
+            }
+            self.lane_rates = rates;
+            return Ok(());
+        }
         let periods = self
             .future
             .iter()
@@ -404,11 +427,7 @@ impl Projector {
             let payments_left = (n - j) as i32;
             // Fixings change on the same period under every scenario: one
             // check per period, and the lanes' loop below has no branch of its own.
-            let fixing = if inst.floating.is_some() {
-                future.fixing as usize
-            } else {
-                0
-            };
+            let fixing = fixing_of(future);
             if rates_of != Some(fixing) {
                 let fixed = &rates[fixing * indexes.len()..(fixing + 1) * indexes.len()];
                 for (lane, &rate) in lanes.iter_mut().zip(fixed) {
@@ -1224,6 +1243,18 @@ mod tests {
                 .unwrap();
             for (s, index) in curves.iter().enumerate() {
                 let fresh = flows(variants[i].clone(), as_of, Some(index));
+                // One scenario alone (the one-lane loop), too.
+                let mut alone = Vec::new();
+                reused
+                    .project_totals("x", &inst, &[Some(index)], &mut alone)
+                    .unwrap();
+                let want: Vec<u64> = fresh.iter().map(|f| f.total().to_bits()).collect();
+                let got: Vec<u64> = alone.iter().map(|t| t.to_bits()).collect();
+                assert_eq!(
+                    got, want,
+                    "{} alone under curve {s}",
+                    variants[i].instrument_id
+                );
                 assert_eq!(totals.len(), fresh.len() * curves.len());
                 assert!(reused.pay_dates().eq(fresh.iter().map(|f| f.pay_date)));
                 for (j, flow) in fresh.iter().enumerate() {

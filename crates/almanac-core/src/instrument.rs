@@ -228,8 +228,10 @@ impl RawInstrument<'_> {
                     format!("must be after start_date {start_date}"),
                 ));
             }
-            // A bound on the schedule's length, so one absurd date cannot exhaust memory.
-            if maturity > start_date.add_months(12 * MAX_TERM_YEARS) {
+            // A bound on the schedule's length, so one absurd date cannot exhaust
+            // memory. (Within 365 days a year it holds without month arithmetic.)
+            let surely_within = start_date.days_until(maturity) <= 365 * i64::from(MAX_TERM_YEARS);
+            if !surely_within && maturity > start_date.add_months(12 * MAX_TERM_YEARS) {
                 let reason =
                     format!("is more than {MAX_TERM_YEARS} years after start_date {start_date}");
                 return Err(self.fail("maturity_date", maturity, reason));
@@ -338,6 +340,24 @@ mod tests {
 
     fn message(raw: RawInstrument) -> String {
         raw.validate().unwrap_err().to_string()
+    }
+
+    /// Maturities up to exactly MAX_TERM_YEARS after the start are valid, a
+    /// day more is not, whether or not the quick check in days decides.
+    #[test]
+    fn the_longest_term_is_exactly_max_term_years() {
+        let start = Date::from_ymd(2024, 2, 29).unwrap();
+        let with_maturity = |maturity: Date| RawInstrument {
+            start_date: Some(start),
+            maturity_date: Some(maturity),
+            ..raw_fixed()
+        };
+        let longest = start.add_months(12 * MAX_TERM_YEARS);
+        for ok in [start.add_days(365 * MAX_TERM_YEARS), longest] {
+            assert!(with_maturity(ok).validate().is_ok(), "{ok}");
+        }
+        let too_long = message(with_maturity(longest.add_days(1)));
+        assert!(too_long.contains("more than 200 years"), "{too_long}");
     }
 
     #[test]
