@@ -227,12 +227,7 @@ impl CashflowStream {
         }
         let forget_groups = batch_done && presum.too_many_groups();
         if presum.needs_flush() || forget_groups {
-            let batches = presum.drain(
-                &self.config,
-                &self.scenario_names,
-                self.config.batch_size,
-                &|grid, i| projector.grid_pay_date(grid, i),
-            )?;
+            let batches = emit_sums(presum, &self.config, &self.scenario_names, projector)?;
             self.pending.extend(batches);
         }
         if forget_groups {
@@ -244,17 +239,23 @@ impl CashflowStream {
     /// At the end of the input: the remaining sums.
     fn drain_sums(&mut self) -> Result<()> {
         if let Some(presum) = self.presum.as_mut().filter(|p| !p.is_empty()) {
-            let projector = &self.projector;
-            let batches = presum.drain(
-                &self.config,
-                &self.scenario_names,
-                self.config.batch_size,
-                &|grid, i| projector.grid_pay_date(grid, i),
-            )?;
+            let batches = emit_sums(presum, &self.config, &self.scenario_names, &self.projector)?;
             self.pending.extend(batches);
         }
         Ok(())
     }
+}
+
+/// Every sum held, as batches; the projector dates the grid periods' sums.
+fn emit_sums(
+    presum: &mut Presum,
+    config: &CashflowsConfig,
+    scenario_names: &[String],
+    projector: &Projector,
+) -> Result<Vec<RecordBatch>> {
+    presum.drain(config, scenario_names, config.batch_size, &|grid, i| {
+        projector.grid_pay_date(grid, i)
+    })
 }
 
 /// Validates one instrument row and adds its flows to the sums: once for
