@@ -333,7 +333,7 @@ impl Projector {
                 },
             };
             let payments_left = (n - j) as i32;
-            pricing.set_rate(inst, rate, month_step, payments_left);
+            pricing.set_rate(inst.amortization, rate, month_step, b, payments_left);
             let (interest, principal, prepayment) =
                 period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
             out.push(Flow {
@@ -408,7 +408,13 @@ impl Projector {
                 let payments_left = (n - j) as i32;
                 let fixing = fixing_of(future);
                 if rates_of != Some(fixing) {
-                    pricing.set_rate(inst, rates[fixing], month_step, payments_left);
+                    pricing.set_rate(
+                        inst.amortization,
+                        rates[fixing],
+                        month_step,
+                        b,
+                        payments_left,
+                    );
                     rates_of = Some(fixing);
                 }
                 let (interest, principal, prepayment) =
@@ -431,7 +437,9 @@ impl Projector {
             if rates_of != Some(fixing) {
                 let fixed = &rates[fixing * indexes.len()..(fixing + 1) * indexes.len()];
                 for (lane, &rate) in lanes.iter_mut().zip(fixed) {
-                    lane.pricing.set_rate(inst, rate, month_step, payments_left);
+                    let b = lane.balance;
+                    lane.pricing
+                        .set_rate(inst.amortization, rate, month_step, b, payments_left);
                 }
                 rates_of = Some(fixing);
             }
@@ -515,13 +523,14 @@ fn month_step(inst: &Instrument) -> u32 {
 }
 
 /// A period's rate and what its amounts need of it, kept while it holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Pricing {
     rate: f64,
     /// The periodic rate: `rate` times the months between payments over 12.
     p: f64,
-    /// An annuity's (1 + p)^−k.
-    powers: CarriedPowers,
+    /// An annuity's level payment on the balance at hand, carried from one
+    /// period to the next (see [`period_amounts`]).
+    payment: f64,
 }
 
 impl Pricing {
@@ -529,21 +538,28 @@ impl Pricing {
         Pricing {
             rate: f64::NAN,
             p: f64::NAN,
-            powers: CarriedPowers::new(f64::NAN, 0),
+            payment: f64::NAN,
         }
     }
 
-    /// The rate of the period with `payments_left`; what depends on it is
-    /// computed again only when it changes.
+    /// The rate of the period with balance `b` and `payments_left`; what
+    /// depends on it is computed again only when it changes.
     #[inline(always)]
-    fn set_rate(&mut self, inst: &Instrument, rate: f64, month_step: u32, payments_left: i32) {
+    fn set_rate(
+        &mut self,
+        amortization: Amortization,
+        rate: f64,
+        month_step: u32,
+        b: f64,
+        payments_left: i32,
+    ) {
         if rate.to_bits() == self.rate.to_bits() {
             return;
         }
         self.rate = rate;
         self.p = rate * month_step as f64 / 12.0;
-        if inst.amortization == Amortization::Annuity && self.powers.base() != 1.0 + self.p {
-            self.powers.reset(1.0 + self.p, payments_left);
+        if amortization == Amortization::Annuity {
+            self.payment = level_payment(b, self.p, payments_left);
         }
     }
 }
@@ -551,6 +567,14 @@ impl Pricing {
 /// One period's interest, scheduled principal and run-off on balance `b`
 /// at the rate `pricing` holds. The one formula both projections use, so
 /// their numbers are the same.
+///
+/// An annuity's level payment P = b·p / (1 − (1 + p)^−k) is computed when
+/// its rate is set and then carried: paying P − b·p of principal leaves
+/// exactly the balance whose level payment over the k − 1 payments left is
+/// P again, and a run-off of a share c of that balance leaves P·(1 − c).
+/// methodology.md recomputes P every period; carrying it gives the same
+/// payments without a power and a division per period, within rounding
+/// (a few ulps per period; see `carried_payment_is_the_recomputed_one`).
 #[inline(always)]
 fn period_amounts(
     amortization: Amortization,
@@ -561,32 +585,23 @@ fn period_amounts(
 ) -> (f64, f64, f64) {
     let interest = b * pricing.rate * future.accrual_years;
     let principal = match amortization {
-        Amortization::Annuity if payments_left > 1 => {
-            let v = pricing.powers.inverse(payments_left);
-            annuity_principal(b, pricing.p, payments_left, v)
-        }
-        _ => scheduled_principal(amortization, b, pricing.p, payments_left, None),
+        Amortization::Annuity if payments_left > 1 => pricing.payment - b * pricing.p,
+        _ => scheduled_principal(amortization, b, pricing.p, payments_left),
     };
     let after_schedule = b - principal;
-    let prepayment = if future.runoff > 0.0 && after_schedule > 0.0 {
-        after_schedule * future.runoff
+    let (prepayment, kept) = if future.runoff > 0.0 && after_schedule > 0.0 {
+        (after_schedule * future.runoff, 1.0 - future.runoff)
     } else {
-        0.0
+        (0.0, 1.0)
     };
+    pricing.payment *= kept;
     (interest, principal, prepayment)
 }
 
 /// Scheduled principal of a period with balance `b`, periodic rate `p`
 /// (the all-in rate times the months between payments over 12) and
 /// `payments_left` including this one. The last payment clears the balance.
-/// `powers`, if given, holds the powers of 1 + p (the same numbers, faster).
-pub fn scheduled_principal(
-    amortization: Amortization,
-    b: f64,
-    p: f64,
-    payments_left: i32,
-    powers: Option<&Powers>,
-) -> f64 {
+pub fn scheduled_principal(amortization: Amortization, b: f64, p: f64, payments_left: i32) -> f64 {
     if payments_left <= 1 {
         return b;
     }
@@ -594,26 +609,7 @@ pub fn scheduled_principal(
         Amortization::Bullet => 0.0,
         // B/n without run-off; re-levelled on the balance left after a prepayment.
         Amortization::Linear => b / payments_left as f64,
-        Amortization::Annuity => {
-            let v = match powers {
-                Some(powers) if powers.base == 1.0 + p => powers.inverse(payments_left),
-                _ => (1.0 + p).powi(-payments_left),
-            };
-            annuity_principal(b, p, payments_left, v)
-        }
-    }
-}
-
-/// An annuity's scheduled principal with k > 1 payments left and v = (1 + p)^−k.
-#[inline(always)]
-fn annuity_principal(b: f64, p: f64, k: i32, v: f64) -> f64 {
-    // P − b·p with P = b·p / (1 − v), written as b · p·v / (1 − v): the
-    // same number without the cancellation, and the division no longer
-    // waits for b, so one period's balance follows the last's sooner.
-    if p == 0.0 {
-        b / k as f64
-    } else {
-        b * (p * v / (1.0 - v))
+        Amortization::Annuity => level_payment(b, p, payments_left) - b * p,
     }
 }
 
@@ -623,107 +619,6 @@ pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
         b / k as f64
     } else {
         b * p / (1.0 - (1.0 + p).powi(-k))
-    }
-}
-
-/// Powers x^−k of one base for many k, bit for bit what `x.powi(-k)` gives.
-/// `powi` (compiler-builtins' `__powidf2`) squares x once per bit of k and
-/// multiplies the squares of k's set bits, lowest first, then takes the
-/// reciprocal; here the squares are computed once per base (an annuity's
-/// rate holds for many periods) and only the multiplications remain.
-#[derive(Debug, Clone)]
-pub struct Powers {
-    base: f64,
-    /// x^(2^i), NaN from `bits` on.
-    squares: [f64; 32],
-    bits: usize,
-}
-
-impl Powers {
-    /// The squares needed for every k up to `max_k`.
-    pub fn new(base: f64, max_k: i32) -> Powers {
-        let mut powers = Powers {
-            base,
-            squares: [f64::NAN; 32],
-            bits: 0,
-        };
-        powers.reset(base, max_k);
-        powers
-    }
-
-    /// The powers of another base, in place (a floater's rate changes at each reset).
-    pub fn reset(&mut self, base: f64, max_k: i32) {
-        let bits = (32 - max_k.unsigned_abs().leading_zeros() as usize).max(1);
-        let mut square = base;
-        for (i, slot) in self.squares.iter_mut().enumerate().take(bits) {
-            if i > 0 {
-                square *= square;
-            }
-            *slot = square;
-        }
-        // Squares kept for a larger max_k before: NaN again, never a wrong number.
-        for slot in self.squares.iter_mut().take(self.bits).skip(bits) {
-            *slot = f64::NAN;
-        }
-        self.base = base;
-        self.bits = bits;
-    }
-
-    /// base^−k, for 0 ≤ k ≤ the `max_k` given (else NaN; never a wrong number).
-    pub fn inverse(&self, k: i32) -> f64 {
-        let mut bits = k.unsigned_abs();
-        let mut product = 1.0;
-        while bits != 0 {
-            product *= self.squares[bits.trailing_zeros() as usize];
-            bits &= bits - 1;
-        }
-        1.0 / product
-    }
-}
-
-/// (1 + p)^−k for the decreasing k of consecutive periods while a rate
-/// holds. Each is the last times 1 + p, one multiplication where the powers
-/// take several and a division; every 16th k it is taken afresh from the
-/// kept squares, so the carried rounding stays within 16 ulps (an annuity's
-/// amounts move by under 1e-12 relative; tested against `powi`).
-#[derive(Debug, Clone)]
-pub struct CarriedPowers {
-    powers: Powers,
-    /// The last k asked for and its power.
-    k: i32,
-    v: f64,
-}
-
-impl CarriedPowers {
-    /// For every k up to `max_k`.
-    pub fn new(base: f64, max_k: i32) -> CarriedPowers {
-        CarriedPowers {
-            powers: Powers::new(base, max_k),
-            k: i32::MIN,
-            v: f64::NAN,
-        }
-    }
-
-    /// The powers of another base, in place.
-    pub fn reset(&mut self, base: f64, max_k: i32) {
-        self.powers.reset(base, max_k);
-        self.k = i32::MIN;
-    }
-
-    pub fn base(&self) -> f64 {
-        self.powers.base
-    }
-
-    /// base^−k (NaN beyond `max_k`).
-    #[inline(always)]
-    pub fn inverse(&mut self, k: i32) -> f64 {
-        self.v = if k + 1 == self.k && k % 16 != 0 {
-            self.v * self.powers.base
-        } else {
-            self.powers.inverse(k)
-        };
-        self.k = k;
-        self.v
     }
 }
 
@@ -1277,91 +1172,75 @@ mod tests {
         );
     }
 
-    /// The kept squares give `powi`'s numbers bit for bit, for the rates and
-    /// terms annuities have and beyond.
+    /// The carried level payment is methodology.md's P recomputed every
+    /// period on the balance at hand: a 40-year monthly annuity, prepaying,
+    /// at rates from zero to very high, each period's principal against
+    /// P − b·p with P = b·p / (1 − (1 + p)^−k) from the flow's own balance.
     #[test]
-    fn powers_equal_powi_bit_for_bit() {
-        for p in [
-            0.0,
-            1e-9,
-            0.0004,
-            0.0025,
-            0.003_141_5,
-            0.01 / 12.0,
-            0.07 / 12.0,
-            0.25,
-            3.0,
+    fn carried_payment_is_the_recomputed_one() {
+        for (rate, cpr) in [
+            (0.0, 0.0),
+            (0.0, 0.08),
+            (0.001, 0.0),
+            (0.045, 0.06),
+            (0.30, 0.25),
         ] {
-            let powers = Powers::new(1.0 + p, 2400);
-            for k in 0..=2400 {
-                let (got, want) = (powers.inverse(k), (1.0 + p).powi(-k));
-                assert_eq!(
-                    got.to_bits(),
-                    want.to_bits(),
-                    "p {p} k {k}: {got} vs {want}"
+            let r = RawInstrument {
+                rate: Some(rate),
+                prepayment_rate: Some(cpr),
+                maturity_date: Some(d(2065, 1, 1)),
+                ..raw("carried")
+            };
+            let f = flows(r, d(2024, 12, 31), None);
+            assert_eq!(f.len(), 480);
+            let p = rate / 12.0;
+            for (j, x) in f.iter().enumerate() {
+                let k = (f.len() - j) as i32;
+                let want = if k == 1 {
+                    x.balance
+                } else {
+                    level_payment(x.balance, p, k) - x.balance * p
+                };
+                // Relative to the payment (P − b·p loses digits of its own
+                // when the principal is a small part of it: high p, long k),
+                // plus what the balance gathers over 480 periods: the carried
+                // P's own rounding (about 1e-12 relative, from 1 + p) is
+                // repaid with every payment where a recomputed P would
+                // correct it, so up to some 1e-12 of the notional is left for
+                // the last payments (a millionth of a cent on 100,000).
+                let payment = level_payment(x.balance, p, k);
+                assert!(
+                    (x.principal - want).abs() <= 1e-12 * payment + 1e-11 * 100_000.0,
+                    "rate {rate} cpr {cpr} period {j}: {} vs {want}",
+                    x.principal
                 );
             }
+            // Run-off shrinks the payment: the carried one must follow it.
+            if cpr > 0.0 && rate > 0.0 {
+                assert!(
+                    f[100].principal + f[100].interest < 0.9 * (f[0].principal + f[0].interest)
+                );
+            }
+            let left = f.last().unwrap();
+            let repaid: f64 = f.iter().map(|x| x.principal + x.prepayment).sum();
+            assert!(close(repaid, 100_000.0, 1e-12), "rate {rate}: {repaid}");
             assert!(
-                powers.inverse(4096).is_nan(),
-                "beyond max_k: NaN, not a wrong number"
+                left.prepayment == 0.0,
+                "the last payment clears the balance"
             );
-            // Reset in place for a smaller max_k: the same as new, NaN beyond.
-            let mut reset = powers.clone();
-            reset.reset(1.0 + p / 2.0, 100);
-            assert!(reset.inverse(2000).is_nan(), "p {p}: beyond the new max_k");
-            for k in 0..=100 {
-                let want = Powers::new(1.0 + p / 2.0, 100).inverse(k);
-                assert_eq!(reset.inverse(k).to_bits(), want.to_bits(), "p {p} k {k}");
-            }
         }
     }
 
-    /// Carried from k to k − 1, the powers stay within 16 ulps of `powi`'s
-    /// (a 100-year monthly schedule, counted down as projections do), and
-    /// are exact again on each 16th k and after a jump.
+    /// The standalone scheduled principal is P − b·p; the last payment clears the balance.
     #[test]
-    fn carried_powers_stay_close_to_powi() {
-        for p in [1e-9, 0.0004, 0.003_141_5, 0.07 / 12.0, 0.05 / 4.0, 0.25] {
-            let mut carried = CarriedPowers::new(1.0 + p, 1200);
-            let mut worst: f64 = 0.0;
-            for k in (1..=1200).rev() {
-                let (got, want) = (carried.inverse(k), (1.0 + p).powi(-k));
-                let ulps = (got - want).abs() / (want * f64::EPSILON);
-                worst = worst.max(ulps);
-                assert!(ulps <= 16.0, "p {p} k {k}: {got} vs {want}");
-                if k % 16 == 0 {
-                    assert_eq!(got.to_bits(), want.to_bits(), "p {p} k {k}");
-                }
-            }
-            assert!(worst > 0.0, "p {p}: carried, so some rounding shows");
-            let jump = carried.inverse(700);
-            assert_eq!(jump.to_bits(), (1.0 + p).powi(-700).to_bits());
-        }
-    }
-
-    /// The annuity's scheduled principal, computed as b·p·v / (1 − v), is the
-    /// methodology's P − b·p to rounding, with or without the kept powers.
-    #[test]
-    fn annuity_principal_is_level_payment_less_interest() {
-        for p in [0.0, 1e-7, 0.001, 0.07 / 12.0, 0.05 / 4.0, 0.3] {
-            let powers = Powers::new(1.0 + p, 600);
-            for k in [2, 3, 12, 59, 60, 120, 360, 600] {
-                let b = 123_456.789;
-                let payment = level_payment(b, p, k);
-                let want = payment - b * p;
-                for kept in [None, Some(&powers)] {
-                    let got = scheduled_principal(Amortization::Annuity, b, p, k, kept);
-                    // To rounding of P: P − b·p itself loses digits when the
-                    // principal is a small part of the payment (high p, long k).
-                    assert!(
-                        (got - want).abs() <= 1e-14 * payment,
-                        "p {p} k {k}: {got} vs {want}"
-                    );
-                }
-            }
-            let last = scheduled_principal(Amortization::Annuity, 42.0, p, 1, Some(&powers));
-            assert_eq!(last, 42.0, "the last payment clears the balance");
-        }
+    fn scheduled_principal_is_level_payment_less_interest() {
+        let (b, p) = (123_456.789, 0.07 / 12.0);
+        // P = 821.361097685, b·p = 720.164602500 (worked in Python floats).
+        let principal = scheduled_principal(Amortization::Annuity, b, p, 360);
+        assert!(close(principal, 101.196_495_185_098, 1e-12), "{principal}");
+        assert_eq!(scheduled_principal(Amortization::Annuity, 42.0, p, 1), 42.0);
+        assert_eq!(scheduled_principal(Amortization::Linear, 120.0, p, 4), 30.0);
+        assert_eq!(scheduled_principal(Amortization::Bullet, 120.0, p, 4), 0.0);
     }
 
     /// A monthly floating annuity to 2035 resetting every `reset_months` from `start`.

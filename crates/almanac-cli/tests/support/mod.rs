@@ -39,6 +39,9 @@ pub fn venv_from(name: &str, requirements: &Path) -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                // The wheels are kept in the venv; a second copy in pip's
+                // cache only fills the disk (CI once ran out of space here).
+                "--no-cache-dir",
                 "-r",
             ])
             .arg(requirements),
