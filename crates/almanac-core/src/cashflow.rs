@@ -573,8 +573,10 @@ impl Pricing {
 /// exactly the balance whose level payment over the k − 1 payments left is
 /// P again, and a run-off of a share c of that balance leaves P·(1 − c).
 /// methodology.md recomputes P every period; carrying it gives the same
-/// payments without a power and a division per period, within rounding
-/// (a few ulps per period; see `carried_payment_is_the_recomputed_one`).
+/// payments without a power and a division per period, within rounding:
+/// P's own rounding (about 1e-12 relative) is not corrected period by
+/// period, so the last payments of a long loan absorb up to about 1e-12 of
+/// the notional (`carried_payment_is_the_recomputed_one`).
 #[inline(always)]
 fn period_amounts(
     amortization: Amortization,
