@@ -20,7 +20,7 @@ pub struct SchedulerArgs {
         default_value = "localhost"
     )]
     external_host: String,
-    /// Seconds without a heartbeat before an executor counts as lost and its tasks run elsewhere.
+    /// Seconds without a heartbeat before an executor counts as lost; the queries running then fail (run them again).
     #[arg(
         long = "executor-timeout",
         value_name = "SECONDS",

@@ -203,5 +203,13 @@ fn main() -> ExitCode {
 
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
+    if message.contains("failed: Cancelled") {
+        // Almanac's scheduler cancels what was running when an executor is
+        // lost, rather than risk an incomplete answer (docs/cluster.md).
+        eprintln!(
+            "hint: a cluster query is cancelled when an executor is lost; run it again \
+             (queries only read, so this is safe)"
+        );
+    }
     ExitCode::FAILURE
 }

@@ -9,7 +9,7 @@ mod support;
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -338,9 +338,52 @@ const EVE: &str = "SELECT f.scenario, SUM(f.total * d.discount_factor) AS eve \
        ON f.scenario = d.scenario AND f.currency = d.currency AND f.pay_date = d.date \
      GROUP BY f.scenario ORDER BY f.scenario";
 
+/// Waits for `child` at most `limit`; kills it and panics (with the
+/// cluster's logs) if it is still running then: a hang fails the test.
+fn output_within(mut child: Child, limit: Duration, what: &str, cluster: &Cluster) -> Output {
+    let started = Instant::now();
+    while child.try_wait().expect("query status").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("the killed query");
+            panic!(
+                "{what} still running after {limit:?}:\n{}\n{}",
+                text(&output.stderr),
+                cluster.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().expect("the query's output")
+}
+
+/// Starts `sql` on the cluster, its output piped.
+fn start_query(lake: &Path, cluster: &Cluster, sql: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_almanac"))
+        .args([
+            "sql",
+            "--data",
+            path(lake),
+            "--format",
+            "csv",
+            "--cluster",
+            &cluster.url,
+            "-c",
+            sql,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the query")
+}
+
+/// Ballista 55 does not reliably recover lost shuffle output (it once gave an
+/// EVE missing 18 % of the flows, once hung), so the scheduler fails the
+/// queries running when an executor is lost. The query hit must end, with
+/// the right EVE or an error that says so, never a wrong number; the same
+/// query run again on the survivors gives the right EVE.
 #[test]
-#[ignore = "known defect (docs/cluster.md): after an executor is killed, the query once returned an EVE missing ~18 % of flows and once hung; run with --ignored"]
-fn a_query_survives_a_killed_executor() {
+fn a_lost_executor_never_gives_a_wrong_answer() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lake = book();
     // Without the pre-summing plan the query keeps the executors busy for
@@ -353,22 +396,7 @@ fn a_query_survives_a_killed_executor() {
 
     // A short executor timeout, so the scheduler notices the loss in seconds.
     let mut cluster = Cluster::start(2, 3);
-    let query = Command::new(env!("CARGO_BIN_EXE_almanac"))
-        .args([
-            "sql",
-            "--data",
-            path(lake),
-            "--format",
-            "csv",
-            "--cluster",
-            &cluster.url,
-            "-c",
-            &eve,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the query");
+    let mut query = start_query(lake, &cluster, &eve);
 
     // Kill the second executor once it is running a task of the query.
     let victim = cluster.executors.len() - 1;
@@ -382,7 +410,6 @@ fn a_query_survives_a_killed_executor() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let mut query = query;
     assert!(
         query.try_wait().expect("query status").is_none(),
         "the query ended before the executor was killed: the test proves nothing"
@@ -394,14 +421,55 @@ fn a_query_survives_a_killed_executor() {
     let killed_at = Instant::now();
     let _ = cluster.executors[victim].child.wait();
 
-    let output = query.wait_with_output().expect("the query ends");
-    eprintln!("the query ended {:?} after the kill", killed_at.elapsed());
+    let output = output_within(
+        query,
+        Duration::from_secs(180),
+        "the query hit by the loss",
+        &cluster,
+    );
+    eprintln!(
+        "the query hit by the loss ended {:?} after the kill",
+        killed_at.elapsed()
+    );
+    if output.status.success() {
+        support::same_csv(
+            &local,
+            &text(&output.stdout),
+            "EVE after losing an executor",
+        );
+    } else {
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("failed"),
+            "the query hit by the loss must fail with a job error:\n{stderr}\n{}",
+            cluster.logs()
+        );
+        eprintln!("the query hit by the loss failed as it should:\n{stderr}");
+    }
+
+    // The scheduler removes the lost executor (after the heartbeat timeout,
+    // or at once if it refused a task); a query started after that runs on
+    // the survivor alone, with every slot it had.
+    let started = Instant::now();
+    while !read(&cluster.scheduler.log).contains("executor removed from the cluster") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the scheduler never noticed the lost executor:\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rerun = start_query(lake, &cluster, &eve);
+    let output = output_within(rerun, Duration::from_secs(180), "the rerun", &cluster);
     assert!(
         output.status.success(),
-        "the query failed after the executor was killed:\n{}\n{}",
+        "the rerun on the surviving executor failed:\n{}\n{}",
         text(&output.stderr),
         cluster.logs()
     );
-    let remote = text(&output.stdout);
-    support::same_csv(&local, &remote, "EVE after losing an executor");
+    support::same_csv(
+        &local,
+        &text(&output.stdout),
+        "EVE rerun after losing an executor",
+    );
 }

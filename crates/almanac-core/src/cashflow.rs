@@ -1,12 +1,14 @@
 //! Cash-flow projection of one instrument (methodology.md, "Schedules" and "Amounts").
 
+use std::collections::HashMap;
+
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
 use crate::daycount::DayCount;
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, GridWindow, Grids};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
-use crate::scenario::ScenarioCurve;
+use crate::scenario::{ScenarioCurve, TABLED_DAYS};
 use crate::schedule::{backward_schedule, monthly_from, Period};
 
 /// One future payment, signed from the bank's view (assets +, liabilities −).
@@ -60,9 +62,30 @@ pub struct Projector {
     /// Where `future` lies on its grid, if it was taken from one.
     window: Option<GridWindow>,
     /// Scratch: each scenario's state in `project_totals`…
-    lanes: Vec<Lane>,
+    lanes: Lanes,
     /// …and each fixing's rate under each scenario.
     lane_rates: Vec<f64>,
+    /// Forward rates already computed, by (index curve id, reset months, day
+    /// count), each a table by reset day after as_of (NaN: not yet). For
+    /// those three, a reset day fixes the whole fixing (its index period
+    /// ends `reset months` later, its year fraction follows), and a book's
+    /// floaters reset on a few thousand distinct days, millions of times.
+    forwards: HashMap<(u64, u32, DayCount), Box<[f64]>>,
+}
+
+/// `times`' forward on `curve`, from `memo` (its table: see
+/// `Projector::forwards`) or computed and kept there; the same bits either way.
+fn memoized_forward(memo: &mut [f64], times: &ForwardTimes, curve: &ScenarioCurve) -> f64 {
+    let Some(kept) = usize::try_from(times.days1)
+        .ok()
+        .and_then(|d| memo.get_mut(d))
+    else {
+        return times.forward(curve);
+    };
+    if kept.is_nan() {
+        *kept = times.forward(curve);
+    }
+    *kept
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -150,8 +173,9 @@ impl Projector {
             fixings_of: None,
             grids: Some(Grids::default()),
             window: None,
-            lanes: Vec::new(),
+            lanes: Lanes::default(),
             lane_rates: Vec::new(),
+            forwards: HashMap::new(),
         }
     }
 
@@ -235,20 +259,43 @@ impl Projector {
         }
         let as_of = self.as_of;
         self.fixings.clear();
-        let mut window: Option<(Date, Date)> = None;
+        let Some(first) = self.future.first() else {
+            self.fixings_of = Some(key);
+            return;
+        };
+        // The periods start in order, so the resets are walked forward from
+        // the first period's window: one date computed per reset
+        // (`reset_window`'s `start + k·months`), not a search per period.
+        let (start, months) = (inst.start_date, terms.reset_months);
+        let (ys, ms, ds) = start.ymd();
+        let reset = |k: i64| Date::from_ym_clamped(ys, i64::from(ms) + k * i64::from(months), ds);
+        let (mut from, mut until) = reset_window(start, months, first.period.accrual_start);
+        // `from` is reset k.
+        let mut k = if months == 0 {
+            0
+        } else {
+            let (yf, mf, _) = from.ymd();
+            ((i64::from(yf) - i64::from(ys)) * 12 + i64::from(mf) - i64::from(ms))
+                / i64::from(months)
+        };
+        let fixing_of = |from: Date, fixings: &mut Vec<Fixing>| {
+            let fixing_end = from.add_months(months as i32);
+            fixings.push(
+                (from > as_of).then(|| ForwardTimes::new(as_of, from, fixing_end, inst.day_count)),
+            );
+            (fixings.len() - 1) as u32
+        };
+        let mut fixing = fixing_of(from, &mut self.fixings);
         for p in &mut self.future {
-            let start = p.period.accrual_start;
-            let current = matches!(window, Some((from, until)) if from <= start && start < until);
-            if !current {
-                let (reset, next) = reset_window(inst.start_date, terms.reset_months, start);
-                window = Some((reset, next));
-                let fixing_end = reset.add_months(terms.reset_months as i32);
-                self.fixings.push(
-                    (reset > as_of)
-                        .then(|| ForwardTimes::new(as_of, reset, fixing_end, inst.day_count)),
-                );
+            // (A period starting before the first reset belongs to the first window.)
+            if months > 0 && p.period.accrual_start >= until {
+                while p.period.accrual_start >= until {
+                    k += 1;
+                    (from, until) = (until, reset(k + 1));
+                }
+                fixing = fixing_of(from, &mut self.fixings);
             }
-            p.fixing = (self.fixings.len() - 1) as u32;
+            p.fixing = fixing;
         }
         self.fixings_of = Some(key);
     }
@@ -372,10 +419,8 @@ impl Projector {
         let month_step = month_step(inst);
         let sign = inst.side.sign();
         let mut lanes = std::mem::take(&mut self.lanes);
-        lanes.clear();
-        lanes.resize_with(indexes.len(), || Lane::new(inst.balance));
+        lanes.reset(indexes.len(), inst.balance);
         let n = self.future.len();
-        totals.resize(n * indexes.len(), 0.0);
         // Every fixing's rate under every scenario first (`[fixing][lane]`):
         // each reads a discount factor table at a day of its own, and these
         // reads, independent of the balances, overlap instead of stalling them.
@@ -386,10 +431,25 @@ impl Projector {
             Some(terms) => {
                 rates.resize(self.fixings.len() * indexes.len(), f64::NAN);
                 for (s, index) in indexes.iter().enumerate() {
-                    let mut last_df = None;
+                    let Some(curve) = index else {
+                        // No curve: an error if a fixing needs one.
+                        let mut last_df = None;
+                        for (f, fixing) in self.fixings.iter().enumerate() {
+                            rates[f * indexes.len() + s] =
+                                fixed_rate(instrument_id, inst, terms, fixing, None, &mut last_df)?;
+                        }
+                        continue;
+                    };
+                    let key = (curve.id(), terms.reset_months, inst.day_count);
+                    let memo = self
+                        .forwards
+                        .entry(key)
+                        .or_insert_with(|| vec![f64::NAN; TABLED_DAYS as usize].into_boxed_slice());
                     for (f, fixing) in self.fixings.iter().enumerate() {
-                        rates[f * indexes.len() + s] =
-                            fixed_rate(instrument_id, inst, terms, fixing, *index, &mut last_df)?;
+                        rates[f * indexes.len() + s] = match fixing {
+                            None => inst.rate,
+                            Some(times) => terms.all_in(memoized_forward(memo, times, curve)),
+                        };
                     }
                 }
             }
@@ -404,7 +464,8 @@ impl Projector {
             // One lane (a fixed rate, or one scenario): its balance stays in a
             // register instead of going through memory each period.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            for (j, (future, total)) in self.future.iter().zip(totals.iter_mut()).enumerate() {
+            totals.reserve(n);
+            for (j, future) in self.future.iter().enumerate() {
                 let payments_left = (n - j) as i32;
                 let fixing = fixing_of(future);
                 if rates_of != Some(fixing) {
@@ -419,12 +480,13 @@ impl Projector {
                 }
                 let (interest, principal, prepayment) =
                     period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
-                *total = sign * interest + sign * principal + sign * prepayment;
+                totals.push(sign * interest + sign * principal + sign * prepayment);
                 b = b - principal - prepayment;
             }
             self.lane_rates = rates;
             return Ok(());
         }
+        totals.resize(n * indexes.len(), 0.0);
         let periods = self
             .future
             .iter()
@@ -436,27 +498,19 @@ impl Projector {
             let fixing = fixing_of(future);
             if rates_of != Some(fixing) {
                 let fixed = &rates[fixing * indexes.len()..(fixing + 1) * indexes.len()];
-                for (lane, &rate) in lanes.iter_mut().zip(fixed) {
-                    let b = lane.balance;
-                    lane.pricing
-                        .set_rate(inst.amortization, rate, month_step, b, payments_left);
-                }
+                lanes.set_rates(inst.amortization, fixed, month_step, payments_left);
                 rates_of = Some(fixing);
             }
             // One loop per amortization, so none tests it per scenario.
-            let step = |amortization| {
-                for (lane, total) in lanes.iter_mut().zip(out) {
-                    let b = lane.balance;
-                    let (interest, principal, prepayment) =
-                        period_amounts(amortization, future, b, &mut lane.pricing, payments_left);
-                    *total = sign * interest + sign * principal + sign * prepayment;
-                    lane.balance = b - principal - prepayment;
-                }
-            };
             match inst.amortization {
-                Amortization::Annuity => step(Amortization::Annuity),
-                Amortization::Linear => step(Amortization::Linear),
-                Amortization::Bullet => step(Amortization::Bullet),
+                _ if payments_left <= 1 => lanes.step(future, sign, out, |b, _, _| b),
+                Amortization::Annuity => {
+                    lanes.step(future, sign, out, |b, p, payment| payment - b * p)
+                }
+                Amortization::Linear => {
+                    lanes.step(future, sign, out, |b, _, _| b / payments_left as f64)
+                }
+                Amortization::Bullet => lanes.step(future, sign, out, |_, _, _| 0.0),
             }
         }
         self.lanes = lanes;
@@ -498,18 +552,98 @@ impl Projector {
     }
 }
 
-/// One scenario's state in [`Projector::project_totals`].
-#[derive(Debug, Clone)]
-struct Lane {
-    balance: f64,
-    pricing: Pricing,
+/// The scenarios' states in [`Projector::project_totals`], one array per
+/// field (lane s is scenario s), so that a period's step runs over the lanes
+/// in vector registers.
+#[derive(Debug, Default)]
+struct Lanes {
+    balance: Vec<f64>,
+    rate: Vec<f64>,
+    p: Vec<f64>,
+    payment: Vec<f64>,
 }
 
-impl Lane {
-    fn new(balance: f64) -> Lane {
-        Lane {
-            balance,
-            pricing: Pricing::new(),
+impl Lanes {
+    /// `n` lanes on `balance`, no rate set.
+    fn reset(&mut self, n: usize, balance: f64) {
+        let unset = Pricing::new();
+        for (field, value) in [
+            (&mut self.balance, balance),
+            (&mut self.rate, unset.rate),
+            (&mut self.p, unset.p),
+            (&mut self.payment, unset.payment),
+        ] {
+            field.clear();
+            field.resize(n, value);
+        }
+    }
+
+    /// Sets each lane's rate as [`Pricing::set_rate`] does.
+    fn set_rates(
+        &mut self,
+        amortization: Amortization,
+        rates: &[f64],
+        month_step: u32,
+        payments_left: i32,
+    ) {
+        for (s, &rate) in rates.iter().enumerate() {
+            let mut pricing = Pricing {
+                rate: self.rate[s],
+                p: self.p[s],
+                payment: self.payment[s],
+            };
+            pricing.set_rate(
+                amortization,
+                rate,
+                month_step,
+                self.balance[s],
+                payments_left,
+            );
+            (self.rate[s], self.p[s], self.payment[s]) = (pricing.rate, pricing.p, pricing.payment);
+        }
+    }
+
+    /// One period of every lane, writing each lane's signed total to `out`:
+    /// [`period_amounts`]'s arithmetic, in the same order (so the same bits),
+    /// with the scheduled principal given by `principal(b, p, payment)`.
+    #[inline(always)]
+    fn step(
+        &mut self,
+        future: &FuturePeriod,
+        sign: f64,
+        out: &mut [f64],
+        principal: impl Fn(f64, f64, f64) -> f64,
+    ) {
+        let n = out.len();
+        let (balance, payment) = (&mut self.balance[..n], &mut self.payment[..n]);
+        let (rate, p) = (&self.rate[..n], &self.p[..n]);
+        let (years, runoff) = (future.accrual_years, future.runoff);
+        if runoff > 0.0 {
+            let kept = 1.0 - runoff;
+            for s in 0..n {
+                let b = balance[s];
+                let interest = b * rate[s] * years;
+                let principal = principal(b, p[s], payment[s]);
+                let after_schedule = b - principal;
+                let runs_off = after_schedule > 0.0;
+                let prepayment = if runs_off {
+                    after_schedule * runoff
+                } else {
+                    0.0
+                };
+                payment[s] *= if runs_off { kept } else { 1.0 };
+                out[s] = sign * interest + sign * principal + sign * prepayment;
+                balance[s] = b - principal - prepayment;
+            }
+        } else {
+            for s in 0..n {
+                let b = balance[s];
+                let interest = b * rate[s] * years;
+                let principal = principal(b, p[s], payment[s]);
+                let prepayment = 0.0;
+                out[s] = sign * interest + sign * principal + sign * prepayment;
+                balance[s] = b - principal - prepayment;
+            }
         }
     }
 }

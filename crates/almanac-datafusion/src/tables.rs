@@ -70,7 +70,9 @@ impl Kind {
 
     fn canonical(self) -> DataType {
         match self {
-            Kind::Text => DataType::Utf8,
+            // Parquet's strings arrive as views (DataFusion's default): kept so,
+            // each batch's text columns are read in place instead of copied.
+            Kind::Text => DataType::Utf8View,
             Kind::Amount => DataType::Float64,
             Kind::Date => DataType::Date32,
             Kind::Int => DataType::Int32,
@@ -239,8 +241,8 @@ impl Columns {
         Ok(Columns { arrays })
     }
 
-    pub fn text(&self, i: usize) -> Option<&datafusion::arrow::array::StringArray> {
-        self.arrays[i].as_ref().map(|a| a.as_string::<i32>())
+    pub fn text(&self, i: usize) -> Option<&datafusion::arrow::array::StringViewArray> {
+        self.arrays[i].as_ref().map(|a| a.as_string_view())
     }
 
     pub fn f64(&self, i: usize) -> Option<&datafusion::arrow::array::Float64Array> {
