@@ -1,14 +1,12 @@
 //! Cash-flow projection of one instrument (methodology.md, "Schedules" and "Amounts").
 
-use std::collections::HashMap;
-
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
 use crate::daycount::DayCount;
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, GridWindow, Grids};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
-use crate::scenario::{ScenarioCurve, TABLED_DAYS};
+use crate::scenario::ScenarioCurve;
 use crate::schedule::{backward_schedule, monthly_from, Period};
 
 /// One future payment, signed from the bank's view (assets +, liabilities −).
@@ -65,27 +63,6 @@ pub struct Projector {
     lanes: Lanes,
     /// …and each fixing's rate under each scenario.
     lane_rates: Vec<f64>,
-    /// Forward rates already computed, by (index curve id, reset months, day
-    /// count), each a table by reset day after as_of (NaN: not yet). For
-    /// those three, a reset day fixes the whole fixing (its index period
-    /// ends `reset months` later, its year fraction follows), and a book's
-    /// floaters reset on a few thousand distinct days, millions of times.
-    forwards: HashMap<(u64, u32, DayCount), Box<[f64]>>,
-}
-
-/// `times`' forward on `curve`, from `memo` (its table: see
-/// `Projector::forwards`) or computed and kept there; the same bits either way.
-fn memoized_forward(memo: &mut [f64], times: &ForwardTimes, curve: &ScenarioCurve) -> f64 {
-    let Some(kept) = usize::try_from(times.days1)
-        .ok()
-        .and_then(|d| memo.get_mut(d))
-    else {
-        return times.forward(curve);
-    };
-    if kept.is_nan() {
-        *kept = times.forward(curve);
-    }
-    *kept
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -175,7 +152,6 @@ impl Projector {
             window: None,
             lanes: Lanes::default(),
             lane_rates: Vec::new(),
-            forwards: HashMap::new(),
         }
     }
 
@@ -421,6 +397,7 @@ impl Projector {
         let mut lanes = std::mem::take(&mut self.lanes);
         lanes.reset(indexes.len(), inst.balance);
         let n = self.future.len();
+        totals.resize(n * indexes.len(), 0.0);
         // Every fixing's rate under every scenario first (`[fixing][lane]`):
         // each reads a discount factor table at a day of its own, and these
         // reads, independent of the balances, overlap instead of stalling them.
@@ -431,25 +408,10 @@ impl Projector {
             Some(terms) => {
                 rates.resize(self.fixings.len() * indexes.len(), f64::NAN);
                 for (s, index) in indexes.iter().enumerate() {
-                    let Some(curve) = index else {
-                        // No curve: an error if a fixing needs one.
-                        let mut last_df = None;
-                        for (f, fixing) in self.fixings.iter().enumerate() {
-                            rates[f * indexes.len() + s] =
-                                fixed_rate(instrument_id, inst, terms, fixing, None, &mut last_df)?;
-                        }
-                        continue;
-                    };
-                    let key = (curve.id(), terms.reset_months, inst.day_count);
-                    let memo = self
-                        .forwards
-                        .entry(key)
-                        .or_insert_with(|| vec![f64::NAN; TABLED_DAYS as usize].into_boxed_slice());
+                    let mut last_df = None;
                     for (f, fixing) in self.fixings.iter().enumerate() {
-                        rates[f * indexes.len() + s] = match fixing {
-                            None => inst.rate,
-                            Some(times) => terms.all_in(memoized_forward(memo, times, curve)),
-                        };
+                        rates[f * indexes.len() + s] =
+                            fixed_rate(instrument_id, inst, terms, fixing, *index, &mut last_df)?;
                     }
                 }
             }
@@ -464,8 +426,7 @@ impl Projector {
             // One lane (a fixed rate, or one scenario): its balance stays in a
             // register instead of going through memory each period.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            totals.reserve(n);
-            for (j, future) in self.future.iter().enumerate() {
+            for (j, (future, total)) in self.future.iter().zip(totals.iter_mut()).enumerate() {
                 let payments_left = (n - j) as i32;
                 let fixing = fixing_of(future);
                 if rates_of != Some(fixing) {
@@ -480,13 +441,12 @@ impl Projector {
                 }
                 let (interest, principal, prepayment) =
                     period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
-                totals.push(sign * interest + sign * principal + sign * prepayment);
+                *total = sign * interest + sign * principal + sign * prepayment;
                 b = b - principal - prepayment;
             }
             self.lane_rates = rates;
             return Ok(());
         }
-        totals.resize(n * indexes.len(), 0.0);
         let periods = self
             .future
             .iter()

@@ -491,16 +491,10 @@ pub struct ScenarioCurve {
     /// Discount factors at t = d / 365 for every whole day d from the as-of
     /// date, made on first use (see [`ScenarioCurve::discount_factor_on_day`]).
     daily: OnceLock<Box<[f64]>>,
-    /// Names this curve for tables of values read off it elsewhere (a
-    /// projector's forward rates): unique to each `new`, shared by clones.
-    id: u64,
 }
 
-/// The next [`ScenarioCurve`]'s id.
-static NEXT_CURVE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// Days of discount factors a [`ScenarioCurve`] tables: sixty years, 172 KB.
-pub(crate) const TABLED_DAYS: i64 = 60 * 366;
+const TABLED_DAYS: i64 = 60 * 366;
 
 impl ScenarioCurve {
     pub fn new(
@@ -515,14 +509,7 @@ impl ScenarioCurve {
             sizes: table.sizes(&curve.currency),
             floor,
             daily: OnceLock::new(),
-            id: NEXT_CURVE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
-    }
-
-    /// The curve's id: equal ids, equal curves (a clone's fields are not
-    /// meant to be changed; `daily` would not follow either).
-    pub fn id(&self) -> u64 {
-        self.id
     }
 
     /// The shift Δ(t) actually applied after the floor, in bp.

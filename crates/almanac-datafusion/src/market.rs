@@ -2,7 +2,7 @@
 //! scenario set, the shocked curves and the holiday calendar. Read from the
 //! child plans once per query, at execution time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use almanac_core::scenario::{eu_cpr_multiplier, scenarios_from_rows, ScenarioRow, ShockSizes};
@@ -71,8 +71,7 @@ pub(crate) struct MarketSpec {
 #[derive(Debug)]
 pub(crate) struct Market {
     /// Index of each curve_id in the inner vectors of `shocked`.
-    /// (DataFusion's hash map: looked up for every floater, and SipHash shows.)
-    pub curve_index: datafusion::common::HashMap<String, usize>,
+    pub curve_index: HashMap<String, usize>,
     /// Index into `curves` of each currency's discount curve (currency upper-cased).
     pub discount_curve: BTreeMap<String, usize>,
     pub scenarios: Vec<Scenario>,

@@ -278,23 +278,15 @@ fn sum_row(
     if presum.sums_totals_only() && same_runoff {
         // Totals alone, every scenario in one pass (a floater) or once (the rest).
         let inst = under_scenario(&valid.instrument, first);
-        // The index curve under each scenario, on the stack for the usual few.
-        let mut on_stack = [None; 16];
-        let mut on_heap = Vec::new();
-        let indexes: &[Option<&ScenarioCurve>] = match valid.index_curve {
-            Some(c) if market.shocked.len() <= on_stack.len() => {
-                for (slot, curves) in on_stack.iter_mut().zip(&market.shocked) {
-                    *slot = Some(&curves[c]);
-                }
-                &on_stack[..market.shocked.len()]
-            }
-            Some(c) => {
-                on_heap.extend(market.shocked.iter().map(|curves| Some(&curves[c])));
-                &on_heap
-            }
-            None => &on_stack[..1],
+        let indexes: Vec<Option<&ScenarioCurve>> = match valid.index_curve {
+            Some(c) => market
+                .shocked
+                .iter()
+                .map(|curves| Some(&curves[c]))
+                .collect(),
+            None => vec![None],
         };
-        projector.project_totals(valid.id, &inst, indexes, totals)?;
+        projector.project_totals(valid.id, &inst, &indexes, totals)?;
         let window = projector.grid_window();
         presum.add_totals(group, totals, indexes.len(), window, projector.pay_dates());
     } else if shared {
