@@ -1,10 +1,13 @@
 //! `almanac scheduler`: Ballista's scheduler with Almanac's functions, settings,
 //! optimizer rule and codecs.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ballista_core::serde::protobuf::job_status::Status;
+use ballista_core::serde::scheduler::ExecutorData;
+use ballista_core::JobId;
 use ballista_scheduler::cluster::{BallistaCluster, ClusterStateEvent};
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service};
@@ -101,15 +104,25 @@ async fn watch_for_lost_executors(
     cluster: BallistaCluster,
     timeout_seconds: u64,
 ) -> Result<(), ClusterError> {
-    // Removals by Ballista itself (an executor that refused a task).
+    // Executors this scheduler removes itself: their removal events are not
+    // Ballista's (see below).
+    let ours: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Removals by Ballista itself (an executor that refused a task): Ballista
+    // rolled the jobs back first, so once they are cancelled and nothing
+    // runs, the executors get their leaked slots back.
     let mut events = scheduler.cluster_state_events().await?;
-    let (by_ballista, state) = (scheduler.clone(), cluster.clone());
+    let (by_ballista, state, removed_by_us) = (scheduler.clone(), cluster.clone(), ours.clone());
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
-            if let ClusterStateEvent::RemovedExecutor { executor_id } = event {
-                tracing::warn!(%executor_id, "executor removed from the cluster");
-                cancel_unfinished_jobs(&by_ballista, &state, &executor_id).await;
+            let ClusterStateEvent::RemovedExecutor { executor_id } = event else {
+                continue;
+            };
+            tracing::warn!(%executor_id, "executor removed from the cluster");
+            if lock(&removed_by_us).remove(&executor_id) {
+                continue;
             }
+            cancel_unfinished_jobs(&by_ballista, &state, &executor_id).await;
+            restore_slots_when_idle(&by_ballista, &state, &removed_by_us).await;
         }
     });
     let scheduler = scheduler.clone();
@@ -130,6 +143,7 @@ async fn watch_for_lost_executors(
                 cancel_unfinished_jobs(&scheduler, &cluster, &executor_id).await;
                 let reason = format!("no heartbeat for over {timeout_seconds} s");
                 tracing::warn!(%executor_id, "executor lost ({reason}): removing it");
+                lock(&ours).insert(executor_id.clone());
                 if let Err(e) = scheduler
                     .state
                     .executor_manager
@@ -144,28 +158,83 @@ async fn watch_for_lost_executors(
     Ok(())
 }
 
+fn lock(set: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    set.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Once no job is queued or running, gives every executor all its slots
+/// back, by removing it and registering it again (registering sets its free
+/// slots to its total; Ballista has no call that sets them). Needed after
+/// Ballista removed an executor itself: it rolled the jobs back first,
+/// cancelling their tasks on the other executors without giving back those
+/// tasks' slots, and the next query would wait for a slot forever.
+async fn restore_slots_when_idle(
+    scheduler: &Scheduler,
+    cluster: &BallistaCluster,
+    removed_by_us: &Mutex<HashSet<String>>,
+) {
+    // Let the cancelled tasks end first.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    if unfinished_jobs(cluster)
+        .await
+        .is_some_and(|jobs| !jobs.is_empty())
+    {
+        return;
+    }
+    let state = cluster.cluster_state();
+    for metadata in state.registered_executor_metadata().await {
+        let executor_id = metadata.id.clone();
+        let vcores = metadata.specification.vcores;
+        let data = ExecutorData {
+            executor_id: executor_id.clone(),
+            total_vcores: vcores,
+            available_vcores: vcores,
+        };
+        lock(removed_by_us).insert(executor_id.clone());
+        let reason = Some("giving it back the slots of cancelled tasks".to_string());
+        let restored = match scheduler
+            .state
+            .executor_manager
+            .remove_executor(&executor_id, reason)
+            .await
+        {
+            Ok(()) => state.register_executor(metadata, data).await,
+            Err(e) => Err(e),
+        };
+        match restored {
+            Ok(()) => tracing::info!(%executor_id, vcores, "executor's slots restored"),
+            Err(e) => tracing::error!(%executor_id, "cannot restore the executor's slots: {e}"),
+        }
+    }
+}
+
+/// The jobs queued or running; `None` if they cannot be listed.
+async fn unfinished_jobs(cluster: &BallistaCluster) -> Option<Vec<JobId>> {
+    let jobs = cluster.job_state().get_all_jobs().await.ok()?;
+    let mut unfinished = Vec::new();
+    for job_id in jobs {
+        let status = cluster.job_state().get_job_status(&job_id).await;
+        if matches!(
+            status.ok().flatten().and_then(|s| s.status),
+            Some(Status::Queued(_) | Status::Running(_))
+        ) {
+            unfinished.push(job_id);
+        }
+    }
+    Some(unfinished)
+}
+
 /// Cancels every queued or running job, `executor_id` being lost.
 async fn cancel_unfinished_jobs(
     scheduler: &Scheduler,
     cluster: &BallistaCluster,
     executor_id: &str,
 ) {
-    let jobs = match cluster.job_state().get_all_jobs().await {
-        Ok(jobs) => jobs,
-        Err(e) => {
-            tracing::error!(%executor_id, "executor lost; cannot list the jobs to cancel: {e}");
-            return;
-        }
+    let Some(jobs) = unfinished_jobs(cluster).await else {
+        tracing::error!(%executor_id, "executor lost; cannot list the jobs to cancel");
+        return;
     };
     for job_id in jobs {
-        let status = cluster.job_state().get_job_status(&job_id).await;
-        let unfinished = matches!(
-            status.ok().flatten().and_then(|s| s.status),
-            Some(Status::Queued(_) | Status::Running(_))
-        );
-        if !unfinished {
-            continue;
-        }
         tracing::warn!(
             %executor_id, %job_id,
             "executor lost: cancelling the job, whose answer could otherwise be incomplete; run it again"
