@@ -357,6 +357,15 @@ fn output_within(mut child: Child, limit: Duration, what: &str, cluster: &Cluste
     child.wait_with_output().expect("the query's output")
 }
 
+/// Polls `done` until it holds; panics with `what` and the cluster's logs after `limit`.
+fn wait_until(cluster: &Cluster, limit: Duration, what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}:\n{}", cluster.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Starts `sql` on the cluster, its output piped.
 fn start_query(lake: &Path, cluster: &Cluster, sql: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_almanac"))
@@ -400,15 +409,12 @@ fn a_lost_executor_never_gives_a_wrong_answer() {
 
     // Kill the second executor once it is running a task of the query.
     let victim = cluster.executors.len() - 1;
-    let started = Instant::now();
-    while tasks_run(&read(&cluster.executors[victim].log)) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the executor never got a task:\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        &cluster,
+        Duration::from_secs(120),
+        "the executor never got a task",
+        || tasks_run(&read(&cluster.executors[victim].log)) > 0,
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         query.try_wait().expect("query status").is_none(),
@@ -450,15 +456,12 @@ fn a_lost_executor_never_gives_a_wrong_answer() {
     // The scheduler removes the lost executor (after the heartbeat timeout,
     // or at once if it refused a task); a query started after that runs on
     // the survivor alone, with every slot it had.
-    let started = Instant::now();
-    while !read(&cluster.scheduler.log).contains("executor removed from the cluster") {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the scheduler never noticed the lost executor:\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        &cluster,
+        Duration::from_secs(60),
+        "the scheduler never noticed the lost executor",
+        || read(&cluster.scheduler.log).contains("executor removed from the cluster"),
+    );
     // (When Ballista removed it itself, the scheduler gives the survivor back
     // its leaked slots 2 s later, once nothing runs: start after that.)
     std::thread::sleep(Duration::from_secs(3));

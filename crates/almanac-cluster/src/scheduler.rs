@@ -150,6 +150,7 @@ async fn watch_for_lost_executors(
                     .remove_executor(&executor_id, Some(reason))
                     .await
                 {
+                    lock(&ours).remove(&executor_id);
                     tracing::error!(%executor_id, "cannot remove the lost executor: {e}");
                 }
             }
