@@ -1,10 +1,12 @@
 //! Cash-flow projection of one instrument (methodology.md, "Schedules" and "Amounts").
 
+use std::ops::Range;
+
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;
 use crate::daycount::DayCount;
 use crate::error::{Error, Result};
-use crate::grid::{FuturePeriod, GridWindow, Grids};
+use crate::grid::{FuturePeriod, GridWindow, Grids, OnGrid};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
 use crate::scenario::ScenarioCurve;
 use crate::schedule::{backward_schedule, monthly_from, Period};
@@ -45,8 +47,16 @@ pub struct Projector {
     pub calendar: Calendar,
     /// Scratch: the whole schedule, paid periods included, while `future` is built.
     periods: Vec<Period>,
-    /// The periods paid after as_of of the schedule of `schedule_of`.
+    /// The periods paid after as_of of the schedule of `schedule_of`, when
+    /// they are not simply a range of a grid's periods (`on_grid`): see
+    /// [`Projector::future`].
     future: Vec<FuturePeriod>,
+    /// The grid and range of its periods that are the future periods.
+    on_grid: Option<(u32, Range<usize>)>,
+    /// Each future period's run-off share, 1 − (1 − CPR)^τ…
+    runoff: Vec<f64>,
+    /// …and a floater's fixing for it, in `fixings`.
+    fixing: Vec<u32>,
     schedule_of: Option<ScheduleKey>,
     /// The prepayment / run-off rate `future`'s run-off factors were computed for.
     runoff_rate: Option<f64>,
@@ -144,6 +154,9 @@ impl Projector {
             calendar: calendar.clone(),
             periods: Vec::with_capacity(512),
             future: Vec::with_capacity(512),
+            on_grid: None,
+            runoff: Vec::with_capacity(512),
+            fixing: Vec::with_capacity(512),
             schedule_of: None,
             runoff_rate: None,
             fixings: Vec::new(),
@@ -183,12 +196,32 @@ impl Projector {
             return;
         }
         self.future.clear();
-        self.window = self
+        self.on_grid = None;
+        let on_grid = self
             .grids
             .as_mut()
-            .and_then(|grids| grids.future_periods(inst, as_of, &self.calendar, &mut self.future));
-        if self.window.is_none() {
-            self.roll_schedule(inst);
+            .and_then(|grids| grids.future_periods(inst, as_of, &self.calendar));
+        self.window = on_grid.as_ref().map(|on| on.window);
+        match on_grid {
+            // Most schedules: a range of the grid, read in place.
+            Some(OnGrid {
+                window,
+                stub: None,
+                grid_periods,
+            }) => self.on_grid = Some((window.grid, grid_periods)),
+            // A front stub, then the grid's periods.
+            Some(OnGrid {
+                window,
+                stub: Some(stub),
+                grid_periods,
+            }) => {
+                self.future.push(stub);
+                if let Some(grids) = &self.grids {
+                    let periods = grids.periods(window.grid, grid_periods);
+                    self.future.extend_from_slice(periods);
+                }
+            }
+            None => self.roll_schedule(inst),
         }
         self.schedule_of = Some(key);
         self.runoff_rate = None;
@@ -235,7 +268,9 @@ impl Projector {
         }
         let as_of = self.as_of;
         self.fixings.clear();
-        let Some(first) = self.future.first() else {
+        self.fixing.clear();
+        let future = held_periods(&self.future, &self.grids, &self.on_grid);
+        let Some(first) = future.first() else {
             self.fixings_of = Some(key);
             return;
         };
@@ -262,7 +297,7 @@ impl Projector {
             (fixings.len() - 1) as u32
         };
         let mut fixing = fixing_of(from, &mut self.fixings);
-        for p in &mut self.future {
+        for p in future {
             // (A period starting before the first reset belongs to the first window.)
             if months > 0 && p.period.accrual_start >= until {
                 while p.period.accrual_start >= until {
@@ -271,7 +306,7 @@ impl Projector {
                 }
                 fixing = fixing_of(from, &mut self.fixings);
             }
-            p.fixing = fixing;
+            self.fixing.push(fixing);
         }
         self.fixings_of = Some(key);
     }
@@ -285,8 +320,10 @@ impl Projector {
         // computed once per length of period (monthly periods have four).
         let log_survival = (1.0 - cpr).ln();
         let mut known: [(i32, f64); 4] = [(0, 0.0); 4];
-        for p in &mut self.future {
-            p.runoff = if cpr > 0.0 && p.exposed_days > 0 {
+        let future = held_periods(&self.future, &self.grids, &self.on_grid);
+        self.runoff.clear();
+        self.runoff.extend(future.iter().map(|p| {
+            if cpr > 0.0 && p.exposed_days > 0 {
                 let slot = &mut known[p.exposed_days as usize % known.len()];
                 if slot.0 != p.exposed_days {
                     let years = p.exposed_days as f64 / 365.0;
@@ -295,8 +332,8 @@ impl Projector {
                 slot.1
             } else {
                 0.0
-            };
-        }
+            }
+        }));
         self.runoff_rate = Some(cpr);
     }
 
@@ -334,31 +371,47 @@ impl Projector {
         // The last discount factor on the index curve (day, value).
         let mut last_df = None;
         let mut pricing = Pricing::new();
-        let remaining = &self.future;
+        let remaining = self.future();
         let n = remaining.len();
         let mut b = inst.balance;
-        for (j, future) in remaining.iter().enumerate() {
+        for (j, (future, &runoff)) in remaining.iter().zip(&self.runoff).enumerate() {
             let period = &future.period;
             if period.accrual_start >= until {
                 break;
             }
             let rate = match &inst.floating {
                 None => inst.rate,
-                Some(terms) => match fixed {
-                    Some((at, rate)) if at == future.fixing => rate,
-                    _ => {
-                        let fixing = &self.fixings[future.fixing as usize];
-                        let rate =
-                            fixed_rate(instrument_id, inst, terms, fixing, index, &mut last_df)?;
-                        fixed = Some((future.fixing, rate));
-                        rate
+                Some(terms) => {
+                    // (`prepare_fixings` gave every period its fixing.)
+                    let at = self.fixing[j];
+                    match fixed {
+                        Some((fixed_at, rate)) if fixed_at == at => rate,
+                        _ => {
+                            let fixing = &self.fixings[at as usize];
+                            let rate = fixed_rate(
+                                instrument_id,
+                                inst,
+                                terms,
+                                fixing,
+                                index,
+                                &mut last_df,
+                            )?;
+                            fixed = Some((at, rate));
+                            rate
+                        }
                     }
-                },
+                }
             };
             let payments_left = (n - j) as i32;
             pricing.set_rate(inst.amortization, rate, month_step, b, payments_left);
-            let (interest, principal, prepayment) =
-                period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
+            let (interest, principal, prepayment, balance_after) = period_amounts(
+                inst.amortization,
+                future,
+                runoff,
+                b,
+                &mut pricing,
+                payments_left,
+            );
             out.push(Flow {
                 pay_date: period.pay_date,
                 accrual_start: period.accrual_start,
@@ -369,7 +422,7 @@ impl Projector {
                 principal: sign * principal,
                 prepayment: sign * prepayment,
             });
-            b = b - principal - prepayment;
+            b = balance_after;
         }
         Ok(())
     }
@@ -396,7 +449,8 @@ impl Projector {
         let sign = inst.side.sign();
         let mut lanes = std::mem::take(&mut self.lanes);
         lanes.reset(indexes.len(), inst.balance);
-        let n = self.future.len();
+        let future = held_periods(&self.future, &self.grids, &self.on_grid);
+        let n = future.len();
         totals.resize(n * indexes.len(), 0.0);
         // Every fixing's rate under every scenario first (`[fixing][lane]`):
         // each reads a discount factor table at a day of its own, and these
@@ -416,8 +470,9 @@ impl Projector {
                 }
             }
         }
-        let fixing_of = |future: &FuturePeriod| match inst.floating {
-            Some(_) => future.fixing as usize,
+        // (`prepare_fixings` gave every period of a floater its fixing.)
+        let fixing_of = |j: usize| match inst.floating {
+            Some(_) => self.fixing[j] as usize,
             None => 0,
         };
         // The fixing the lanes' rates are for (a fixed rate: set once).
@@ -426,9 +481,10 @@ impl Projector {
             // One lane (a fixed rate, or one scenario): its balance stays in a
             // register instead of going through memory each period.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            for (j, (future, total)) in self.future.iter().zip(totals.iter_mut()).enumerate() {
+            let periods = future.iter().zip(&self.runoff).zip(totals.iter_mut());
+            for (j, ((future, &runoff), total)) in periods.enumerate() {
                 let payments_left = (n - j) as i32;
-                let fixing = fixing_of(future);
+                let fixing = fixing_of(j);
                 if rates_of != Some(fixing) {
                     pricing.set_rate(
                         inst.amortization,
@@ -439,38 +495,45 @@ impl Projector {
                     );
                     rates_of = Some(fixing);
                 }
-                let (interest, principal, prepayment) =
-                    period_amounts(inst.amortization, future, b, &mut pricing, payments_left);
+                let (interest, principal, prepayment, balance_after) = period_amounts(
+                    inst.amortization,
+                    future,
+                    runoff,
+                    b,
+                    &mut pricing,
+                    payments_left,
+                );
                 *total = sign * interest + sign * principal + sign * prepayment;
-                b = b - principal - prepayment;
+                b = balance_after;
             }
             self.lane_rates = rates;
             return Ok(());
         }
-        let periods = self
-            .future
+        let periods = future
             .iter()
+            .zip(&self.runoff)
             .zip(totals.chunks_exact_mut(indexes.len()));
-        for (j, (future, out)) in periods.enumerate() {
+        for (j, ((future, &runoff), out)) in periods.enumerate() {
             let payments_left = (n - j) as i32;
             // Fixings change on the same period under every scenario: one
             // check per period, and the lanes' loop below has no branch of its own.
-            let fixing = fixing_of(future);
+            let fixing = fixing_of(j);
             if rates_of != Some(fixing) {
                 let fixed = &rates[fixing * indexes.len()..(fixing + 1) * indexes.len()];
                 lanes.set_rates(inst.amortization, fixed, month_step, payments_left);
                 rates_of = Some(fixing);
             }
             // One loop per amortization, so none tests it per scenario.
+            let period = (future.accrual_years, runoff);
             match inst.amortization {
-                _ if payments_left <= 1 => lanes.step(future, sign, out, |b, _, _| b),
+                _ if payments_left <= 1 => lanes.step(period, sign, out, |b, _, _| b),
                 Amortization::Annuity => {
-                    lanes.step(future, sign, out, |b, p, payment| payment - b * p)
+                    lanes.step(period, sign, out, |b, p, payment| payment - b * p)
                 }
                 Amortization::Linear => {
-                    lanes.step(future, sign, out, |b, _, _| b / payments_left as f64)
+                    lanes.step(period, sign, out, |b, _, _| b / payments_left as f64)
                 }
-                Amortization::Bullet => lanes.step(future, sign, out, |_, _, _| 0.0),
+                Amortization::Bullet => lanes.step(period, sign, out, |_, _, _| 0.0),
             }
         }
         self.lanes = lanes;
@@ -480,7 +543,12 @@ impl Projector {
 
     /// The pay dates of the instrument projected last, one per flow.
     pub fn pay_dates(&self) -> impl ExactSizeIterator<Item = Date> + '_ {
-        self.future.iter().map(|f| f.period.pay_date)
+        self.future().iter().map(|f| f.period.pay_date)
+    }
+
+    /// The future periods of the schedule held.
+    fn future(&self) -> &[FuturePeriod] {
+        held_periods(&self.future, &self.grids, &self.on_grid)
     }
 
     /// Readies `inst`'s schedule, run-off factors and fixings; false when it
@@ -491,7 +559,7 @@ impl Projector {
         if let Some(terms) = &inst.floating {
             self.prepare_fixings(inst, terms);
         }
-        if !self.future.is_empty() {
+        if !self.future().is_empty() {
             return Ok(true);
         }
         if inst.balance > 0.0 {
@@ -509,6 +577,20 @@ impl Projector {
             });
         }
         Ok(false)
+    }
+}
+
+/// The future periods a projector holds: `on_grid`'s range of a grid's
+/// periods, else its own (`owned`). (A free function so that a projector's
+/// other fields can be written while they are read.)
+fn held_periods<'a>(
+    owned: &'a [FuturePeriod],
+    grids: &'a Option<Grids>,
+    on_grid: &Option<(u32, Range<usize>)>,
+) -> &'a [FuturePeriod] {
+    match (on_grid, grids) {
+        (Some((grid, range)), Some(grids)) => grids.periods(*grid, range.clone()),
+        _ => owned,
     }
 }
 
@@ -538,7 +620,10 @@ impl Lanes {
         }
     }
 
-    /// Sets each lane's rate as [`Pricing::set_rate`] does.
+    /// Sets each lane's rate as [`Pricing::set_rate`] does, with the same
+    /// bits, but `CHUNK` lanes at a time: a floating annuity re-levels its
+    /// payment under every scenario at every reset, and one lane at a time
+    /// the power and division in it stalled the projection.
     fn set_rates(
         &mut self,
         amortization: Amortization,
@@ -546,20 +631,38 @@ impl Lanes {
         month_step: u32,
         payments_left: i32,
     ) {
-        for (s, &rate) in rates.iter().enumerate() {
-            let mut pricing = Pricing {
-                rate: self.rate[s],
-                p: self.p[s],
-                payment: self.payment[s],
+        let annuity = amortization == Amortization::Annuity;
+        for from in (0..rates.len()).step_by(CHUNK) {
+            let n = CHUNK.min(rates.len() - from);
+            let lanes = from..from + n;
+            let mut new_p = [0.0; CHUNK];
+            let mut one_plus_p = [1.0; CHUNK];
+            for (i, &rate) in rates[lanes.clone()].iter().enumerate() {
+                new_p[i] = rate * month_step as f64 / 12.0;
+                one_plus_p[i] = 1.0 + new_p[i];
+            }
+            // (1 + p)^−k for every lane of the chunk (unused unless an annuity).
+            let power = if annuity {
+                powi_chunk(one_plus_p, -payments_left)
+            } else {
+                [f64::NAN; CHUNK]
             };
-            pricing.set_rate(
-                amortization,
-                rate,
-                month_step,
-                self.balance[s],
-                payments_left,
-            );
-            (self.rate[s], self.p[s], self.payment[s]) = (pricing.rate, pricing.p, pricing.payment);
+            for (i, s) in lanes.enumerate() {
+                if rates[s].to_bits() == self.rate[s].to_bits() {
+                    continue;
+                }
+                self.rate[s] = rates[s];
+                self.p[s] = new_p[i];
+                if annuity {
+                    // `level_payment`, on the power computed above.
+                    let (b, p) = (self.balance[s], new_p[i]);
+                    self.payment[s] = if p == 0.0 {
+                        b / payments_left as f64
+                    } else {
+                        b * p / (1.0 - power[i])
+                    };
+                }
+            }
         }
     }
 
@@ -569,7 +672,7 @@ impl Lanes {
     #[inline(always)]
     fn step(
         &mut self,
-        future: &FuturePeriod,
+        (years, runoff): (f64, f64),
         sign: f64,
         out: &mut [f64],
         principal: impl Fn(f64, f64, f64) -> f64,
@@ -577,7 +680,6 @@ impl Lanes {
         let n = out.len();
         let (balance, payment) = (&mut self.balance[..n], &mut self.payment[..n]);
         let (rate, p) = (&self.rate[..n], &self.p[..n]);
-        let (years, runoff) = (future.accrual_years, future.runoff);
         if runoff > 0.0 {
             let kept = 1.0 - runoff;
             for s in 0..n {
@@ -591,9 +693,10 @@ impl Lanes {
                 } else {
                     0.0
                 };
-                payment[s] *= if runs_off { kept } else { 1.0 };
+                let kept = if runs_off { kept } else { 1.0 };
+                payment[s] *= kept;
                 out[s] = sign * interest + sign * principal + sign * prepayment;
-                balance[s] = b - principal - prepayment;
+                balance[s] = after_schedule * kept;
             }
         } else {
             for s in 0..n {
@@ -602,7 +705,7 @@ impl Lanes {
                 let principal = principal(b, p[s], payment[s]);
                 let prepayment = 0.0;
                 out[s] = sign * interest + sign * principal + sign * prepayment;
-                balance[s] = b - principal - prepayment;
+                balance[s] = b - principal;
             }
         }
     }
@@ -675,23 +778,28 @@ impl Pricing {
 fn period_amounts(
     amortization: Amortization,
     future: &FuturePeriod,
+    runoff: f64,
     b: f64,
     pricing: &mut Pricing,
     payments_left: i32,
-) -> (f64, f64, f64) {
+) -> (f64, f64, f64, f64) {
     let interest = b * pricing.rate * future.accrual_years;
     let principal = match amortization {
         Amortization::Annuity if payments_left > 1 => pricing.payment - b * pricing.p,
         _ => scheduled_principal(amortization, b, pricing.p, payments_left),
     };
     let after_schedule = b - principal;
-    let (prepayment, kept) = if future.runoff > 0.0 && after_schedule > 0.0 {
-        (after_schedule * future.runoff, 1.0 - future.runoff)
+    let (prepayment, kept) = if runoff > 0.0 && after_schedule > 0.0 {
+        (after_schedule * runoff, 1.0 - runoff)
     } else {
         (0.0, 1.0)
     };
     pricing.payment *= kept;
-    (interest, principal, prepayment)
+    // The balance left, (b − principal)·(1 − c), as methodology.md words
+    // it: b − principal − prepayment but for rounding, and one step shorter
+    // on the chain from one period's balance to the next, which bounds a
+    // loan's projection. (Without run-off, kept = 1 and it is b − principal.)
+    (interest, principal, prepayment, after_schedule * kept)
 }
 
 /// Scheduled principal of a period with balance `b`, periodic rate `p`
@@ -707,6 +815,38 @@ pub fn scheduled_principal(amortization: Amortization, b: f64, p: f64, payments_
         Amortization::Linear => b / payments_left as f64,
         Amortization::Annuity => level_payment(b, p, payments_left) - b * p,
     }
+}
+
+/// Lanes [`Lanes::set_rates`] takes at a time (two vector registers).
+const CHUNK: usize = 4;
+
+/// `base[i].powi(k)` for each lane, bit for bit: the same square-and-multiply
+/// as `f64::powi` (the compiler's `__powidf2`: a product per bit of |k|,
+/// then the reciprocal if k < 0), a step at a time over the lanes, which
+/// share the exponent.
+fn powi_chunk(mut base: [f64; CHUNK], k: i32) -> [f64; CHUNK] {
+    let mut power = [1.0; CHUNK];
+    let mut bits = k.unsigned_abs();
+    loop {
+        if bits & 1 != 0 {
+            for i in 0..CHUNK {
+                power[i] *= base[i];
+            }
+        }
+        bits >>= 1;
+        if bits == 0 {
+            break;
+        }
+        for b in &mut base {
+            *b *= *b;
+        }
+    }
+    if k < 0 {
+        for p in &mut power {
+            *p = 1.0 / *p;
+        }
+    }
+    power
 }
 
 /// Level payment P = b·p / (1 − (1 + p)^−k); b / k when p = 0.
@@ -1272,6 +1412,24 @@ mod tests {
     /// period on the balance at hand: a 40-year monthly annuity, prepaying,
     /// at rates from zero to very high, each period's principal against
     /// P − b·p with P = b·p / (1 − (1 + p)^−k) from the flow's own balance.
+    #[test]
+    fn chunk_power_is_powi_bit_for_bit() {
+        // 1 + p for periodic rates from 0 to 3 %, over every exponent a
+        // schedule can have, both signs.
+        for k in (-1300..=1300).step_by(7).chain([-1, 0, 1, 2, -2]) {
+            for i in 0..10 {
+                let base: [f64; CHUNK] = std::array::from_fn(|j| {
+                    let x = f64::from(i * CHUNK as i32 + j as i32);
+                    1.0 + x * 0.000_773_1 + x * x * 1e-9
+                });
+                let got = powi_chunk(base, k);
+                for (b, g) in base.iter().zip(got) {
+                    assert_eq!(g.to_bits(), b.powi(k).to_bits(), "{b}^{k}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn carried_payment_is_the_recomputed_one() {
         for (rate, cpr) in [

@@ -24,7 +24,8 @@ use crate::daycount::DayCount;
 use crate::instrument::Instrument;
 use crate::schedule::Period;
 
-/// A period paid after as_of, with its rate-independent parts.
+/// A period paid after as_of, with the parts that are the same for every
+/// instrument on its schedule (run-off and fixings are the projector's).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FuturePeriod {
     pub period: Period,
@@ -32,23 +33,25 @@ pub(crate) struct FuturePeriod {
     pub accrual_years: f64,
     /// Days of the period after as_of: over 365, the run-off's time.
     pub exposed_days: i32,
-    /// Share of the balance that runs off in the period, 1 − (1 − CPR)^τ.
-    pub runoff: f64,
-    /// A floater's fixing for the period, in `Projector::fixings`.
-    pub fixing: u32,
 }
 
 impl FuturePeriod {
-    /// The period's rate-independent parts (run-off and fixing are set per instrument).
     pub fn new(period: Period, day_count: DayCount, as_of: Date) -> Self {
         FuturePeriod {
             period,
             accrual_years: day_count.year_frac(period.accrual_start, period.accrual_end),
             exposed_days: (period.accrual_end.0 - period.accrual_start.0.max(as_of.0)).max(0),
-            runoff: 0.0,
-            fixing: 0,
         }
     }
+}
+
+/// An instrument's future periods as [`Grids::future_periods`] finds them:
+/// grid periods `grid_periods` of the window's grid, after a short front
+/// stub if it has one.
+pub(crate) struct OnGrid {
+    pub window: GridWindow,
+    pub stub: Option<FuturePeriod>,
+    pub grid_periods: std::ops::Range<usize>,
 }
 
 /// Grids longer than this (a century of monthly periods) are not kept: such
@@ -113,17 +116,24 @@ impl Grids {
         Some(period.period.pay_date)
     }
 
-    /// Appends `inst`'s future periods (paid after as_of) to `out`, the ones
-    /// a rolled schedule gives, and says where they lie on their grid; `None`,
-    /// with `out` untouched, when its schedule is not on a grid (no regular
-    /// roll, or too long).
+    /// The periods of grid `grid` in `range` (as an [`OnGrid`] gave them;
+    /// empty for any other).
+    pub fn periods(&self, grid: u32, range: std::ops::Range<usize>) -> &[FuturePeriod] {
+        self.grids
+            .get(grid as usize)
+            .and_then(|g| g.periods.get(range))
+            .unwrap_or(&[])
+    }
+
+    /// Where `inst`'s future periods (paid after as_of), the ones a rolled
+    /// schedule gives, lie on their grid; `None` when its schedule is not on
+    /// a grid (no regular roll, or too long).
     pub fn future_periods(
         &mut self,
         inst: &Instrument,
         as_of: Date,
         calendar: &Calendar,
-        out: &mut Vec<FuturePeriod>,
-    ) -> Option<GridWindow> {
+    ) -> Option<OnGrid> {
         // (day, months, month index of the last period's end, start date).
         let (day, months, last_month, start) = match inst.maturity_date {
             Some(maturity) if (1..=12).contains(&inst.payment_months) => {
@@ -171,8 +181,8 @@ impl Grids {
         // The first future period starts on a grid date after the start
         // date: every future period is the grid's. Else the first one ending
         // after the start date is the short front stub from it.
-        let (paid_from, window) = if grid.periods[first].period.accrual_start > start {
-            (first, first)
+        let (paid_from, window, stub) = if grid.periods[first].period.accrual_start > start {
+            (first, first, None)
         } else {
             let stub = (first..=last).find(|&i| grid.periods[i].period.accrual_end > start)?;
             let end = &grid.periods[stub].period;
@@ -181,13 +191,16 @@ impl Grids {
                 accrual_end: end.accrual_end,
                 pay_date: end.pay_date,
             };
-            out.push(FuturePeriod::new(period, key.day_count, as_of));
-            (stub, stub + 1)
+            let stub_period = FuturePeriod::new(period, key.day_count, as_of);
+            (stub, stub + 1, Some(stub_period))
         };
-        out.extend_from_slice(&grid.periods[window..=last]);
-        Some(GridWindow {
-            grid: id,
-            first: paid_from,
+        Some(OnGrid {
+            window: GridWindow {
+                grid: id,
+                first: paid_from,
+            },
+            stub,
+            grid_periods: window..last + 1,
         })
     }
 }

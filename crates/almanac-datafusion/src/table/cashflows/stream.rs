@@ -278,15 +278,16 @@ fn sum_row(
     if presum.sums_totals_only() && same_runoff {
         // Totals alone, every scenario in one pass (a floater) or once (the rest).
         let inst = under_scenario(&valid.instrument, first);
-        let indexes: Vec<Option<&ScenarioCurve>> = match valid.index_curve {
-            Some(c) => market
-                .shocked
-                .iter()
-                .map(|curves| Some(&curves[c]))
-                .collect(),
-            None => vec![None],
+        let index_by_scenario: Vec<Option<&ScenarioCurve>>;
+        let indexes: &[Option<&ScenarioCurve>] = match valid.index_curve {
+            Some(c) => {
+                index_by_scenario = market.shocked.iter().map(|all| Some(&all[c])).collect();
+                &index_by_scenario
+            }
+            // (Most rows: no allocation.)
+            None => &[None],
         };
-        projector.project_totals(valid.id, &inst, &indexes, totals)?;
+        projector.project_totals(valid.id, &inst, indexes, totals)?;
         let window = projector.grid_window();
         presum.add_totals(group, totals, indexes.len(), window, projector.pay_dates());
     } else if shared {
