@@ -638,7 +638,7 @@ impl Lanes {
             let mut new_p = [0.0; CHUNK];
             let mut one_plus_p = [1.0; CHUNK];
             for (i, &rate) in rates[lanes.clone()].iter().enumerate() {
-                new_p[i] = rate * month_step as f64 / 12.0;
+                new_p[i] = periodic_rate(rate, month_step);
                 one_plus_p[i] = 1.0 + new_p[i];
             }
             // (1 + p)^−k for every lane of the chunk (unused unless an annuity).
@@ -657,9 +657,9 @@ impl Lanes {
                     // `level_payment`, on the power computed above.
                     let (b, p) = (self.balance[s], new_p[i]);
                     self.payment[s] = if p == 0.0 {
-                        b / payments_left as f64
+                        level_payment(b, p, payments_left)
                     } else {
-                        b * p / (1.0 - power[i])
+                        level_payment_on(b, p, power[i])
                     };
                 }
             }
@@ -754,7 +754,7 @@ impl Pricing {
             return;
         }
         self.rate = rate;
-        self.p = rate * month_step as f64 / 12.0;
+        self.p = periodic_rate(rate, month_step);
         if amortization == Amortization::Annuity {
             self.payment = level_payment(b, self.p, payments_left);
         }
@@ -854,8 +854,20 @@ pub fn level_payment(b: f64, p: f64, k: i32) -> f64 {
     if p == 0.0 {
         b / k as f64
     } else {
-        b * p / (1.0 - (1.0 + p).powi(-k))
+        level_payment_on(b, p, (1.0 + p).powi(-k))
     }
+}
+
+/// P = b·p / (1 − power) with `power` = (1 + p)^−k already computed (p ≠ 0).
+#[inline(always)]
+fn level_payment_on(b: f64, p: f64, power: f64) -> f64 {
+    b * p / (1.0 - power)
+}
+
+/// The periodic rate p of an annual `rate` paid every `month_step` months.
+#[inline(always)]
+fn periodic_rate(rate: f64, month_step: u32) -> f64 {
+    rate * month_step as f64 / 12.0
 }
 
 /// The all-in rate of a fixing (its reset is start_date + k·reset_months,
