@@ -404,14 +404,8 @@ impl Projector {
             };
             let payments_left = (n - j) as i32;
             pricing.set_rate(inst.amortization, rate, month_step, b, payments_left);
-            let (interest, principal, prepayment, balance_after) = period_amounts(
-                inst.amortization,
-                future,
-                runoff,
-                b,
-                &mut pricing,
-                payments_left,
-            );
+            let (interest, principal, prepayment, balance_after) =
+                period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
             out.push(Flow {
                 pay_date: period.pay_date,
                 accrual_start: period.accrual_start,
@@ -477,9 +471,10 @@ impl Projector {
         };
         // The fixing the lanes' rates are for (a fixed rate: set once).
         let mut rates_of = None;
-        if indexes.len() == 1 {
-            // One lane (a fixed rate, or one scenario): its balance stays in a
-            // register instead of going through memory each period.
+        if indexes.len() == 1 || inst.floating.is_none() {
+            // One lane (a fixed rate, the same under every index, or one
+            // scenario): its balance stays in a register instead of going
+            // through memory each period.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
             let periods = future.iter().zip(&self.runoff).zip(totals.iter_mut());
             for (j, ((future, &runoff), total)) in periods.enumerate() {
@@ -495,17 +490,12 @@ impl Projector {
                     );
                     rates_of = Some(fixing);
                 }
-                let (interest, principal, prepayment, balance_after) = period_amounts(
-                    inst.amortization,
-                    future,
-                    runoff,
-                    b,
-                    &mut pricing,
-                    payments_left,
-                );
-                *total = sign * interest + sign * principal + sign * prepayment;
+                let (interest, principal, prepayment, balance_after) =
+                    period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
+                *total = signed_total(sign, interest, principal, prepayment);
                 b = balance_after;
             }
+            spread_lanes(totals, n, indexes.len());
             self.lane_rates = rates;
             return Ok(());
         }
@@ -523,17 +513,14 @@ impl Projector {
                 lanes.set_rates(inst.amortization, fixed, month_step, payments_left);
                 rates_of = Some(fixing);
             }
-            // One loop per amortization, so none tests it per scenario.
+            // One loop per kind of repayment, so none tests it per scenario.
             let period = (future.accrual_years, runoff);
-            match inst.amortization {
-                _ if payments_left <= 1 => lanes.step(period, sign, out, |b, _, _| b),
-                Amortization::Annuity => {
-                    lanes.step(period, sign, out, |b, p, payment| payment - b * p)
-                }
-                Amortization::Linear => {
-                    lanes.step(period, sign, out, |b, _, _| b / payments_left as f64)
-                }
-                Amortization::Bullet => lanes.step(period, sign, out, |_, _, _| 0.0),
+            match Repayment::of(inst, payments_left) {
+                Repayment::Level => lanes.step(period, sign, out, Repayment::Level),
+                Repayment::LevelGrown => lanes.step(period, sign, out, Repayment::LevelGrown),
+                Repayment::Linear(k) => lanes.step(period, sign, out, Repayment::Linear(k)),
+                Repayment::Bullet => lanes.step(period, sign, out, Repayment::Bullet),
+                Repayment::Final => lanes.step(period, sign, out, Repayment::Final),
             }
         }
         self.lanes = lanes;
@@ -577,6 +564,17 @@ impl Projector {
             });
         }
         Ok(false)
+    }
+}
+
+/// Spreads the `n` totals at the head of `totals` (`totals[j]`) to each of
+/// `lanes` lanes (`totals[j · lanes + s]`, as `project_totals` lays them out).
+fn spread_lanes(totals: &mut [f64], n: usize, lanes: usize) {
+    if lanes > 1 {
+        for j in (0..n).rev() {
+            let total = totals[j];
+            totals[j * lanes..(j + 1) * lanes].fill(total);
+        }
     }
 }
 
@@ -668,14 +666,14 @@ impl Lanes {
 
     /// One period of every lane, writing each lane's signed total to `out`:
     /// [`period_amounts`]'s arithmetic, in the same order (so the same bits),
-    /// with the scheduled principal given by `principal(b, p, payment)`.
+    /// branch-free so that it runs over the lanes in vector registers.
     #[inline(always)]
     fn step(
         &mut self,
         (years, runoff): (f64, f64),
         sign: f64,
         out: &mut [f64],
-        principal: impl Fn(f64, f64, f64) -> f64,
+        repayment: Repayment,
     ) {
         let n = out.len();
         let (balance, payment) = (&mut self.balance[..n], &mut self.payment[..n]);
@@ -685,30 +683,44 @@ impl Lanes {
             for s in 0..n {
                 let b = balance[s];
                 let interest = b * rate[s] * years;
-                let principal = principal(b, p[s], payment[s]);
-                let after_schedule = b - principal;
+                // (1 + p, `Pricing::growth`, is only read by a fixed rate's
+                // annuity, which `project_totals` does not run in lanes.)
+                let growth = 1.0 + p[s];
+                let (principal, after_schedule) = repayment.scheduled(b, p[s], growth, payment[s]);
                 let runs_off = after_schedule > 0.0;
                 let prepayment = if runs_off {
                     after_schedule * runoff
                 } else {
                     0.0
                 };
+                // Keeping all of it (1) leaves after_schedule and the
+                // payment as they are, bit for bit, as `period_amounts` does.
                 let kept = if runs_off { kept } else { 1.0 };
+                balance[s] = repayment.kept_share(b, growth, payment[s], after_schedule, kept);
                 payment[s] *= kept;
-                out[s] = sign * interest + sign * principal + sign * prepayment;
-                balance[s] = after_schedule * kept;
+                out[s] = signed_total(sign, interest, principal, prepayment);
             }
         } else {
             for s in 0..n {
                 let b = balance[s];
                 let interest = b * rate[s] * years;
-                let principal = principal(b, p[s], payment[s]);
+                let growth = 1.0 + p[s];
+                let (principal, after_schedule) = repayment.scheduled(b, p[s], growth, payment[s]);
                 let prepayment = 0.0;
-                out[s] = sign * interest + sign * principal + sign * prepayment;
-                balance[s] = b - principal;
+                out[s] = signed_total(sign, interest, principal, prepayment);
+                balance[s] = after_schedule;
             }
         }
     }
+}
+
+/// [`Flow::total`] of a flow with these amounts, signed by `sign` (±1):
+/// −a + −b = −(a + b) exactly (rounding to nearest is symmetric), so one
+/// multiplication gives its bits instead of three, but for the sign of an
+/// exact zero (a + b = 0 with a ≠ 0: +0 here, as sign·0; −a + a = +0 there).
+#[inline(always)]
+fn signed_total(sign: f64, interest: f64, principal: f64, prepayment: f64) -> f64 {
+    sign * (interest + principal + prepayment)
 }
 
 /// Months between payments: a non-maturity product runs off monthly.
@@ -723,8 +735,10 @@ fn month_step(inst: &Instrument) -> u32 {
 #[derive(Debug, Clone, Copy)]
 struct Pricing {
     rate: f64,
-    /// The periodic rate: `rate` times the months between payments over 12.
+    /// The periodic rate: `rate` times the months between payments over 12…
     p: f64,
+    /// …and 1 + p, what a balance grows by in a period before its payment.
+    growth: f64,
     /// An annuity's level payment on the balance at hand, carried from one
     /// period to the next (see [`period_amounts`]).
     payment: f64,
@@ -735,6 +749,7 @@ impl Pricing {
         Pricing {
             rate: f64::NAN,
             p: f64::NAN,
+            growth: f64::NAN,
             payment: f64::NAN,
         }
     }
@@ -755,6 +770,7 @@ impl Pricing {
         }
         self.rate = rate;
         self.p = periodic_rate(rate, month_step);
+        self.growth = 1.0 + self.p;
         if amortization == Amortization::Annuity {
             self.payment = level_payment(b, self.p, payments_left);
         }
@@ -774,9 +790,11 @@ impl Pricing {
 /// P's own rounding (about 1e-12 relative) is not corrected period by
 /// period, so the last payments of a long loan absorb up to about 1e-12 of
 /// the notional (`carried_payment_is_the_recomputed_one`).
+///
+/// Returns (interest, scheduled principal, run-off, balance left).
 #[inline(always)]
 fn period_amounts(
-    amortization: Amortization,
+    inst: &Instrument,
     future: &FuturePeriod,
     runoff: f64,
     b: f64,
@@ -784,22 +802,93 @@ fn period_amounts(
     payments_left: i32,
 ) -> (f64, f64, f64, f64) {
     let interest = b * pricing.rate * future.accrual_years;
-    let principal = match amortization {
-        Amortization::Annuity if payments_left > 1 => pricing.payment - b * pricing.p,
-        _ => scheduled_principal(amortization, b, pricing.p, payments_left),
-    };
-    let after_schedule = b - principal;
-    let (prepayment, kept) = if runoff > 0.0 && after_schedule > 0.0 {
-        (after_schedule * runoff, 1.0 - runoff)
+    let repayment = Repayment::of(inst, payments_left);
+    let (principal, after_schedule) =
+        repayment.scheduled(b, pricing.p, pricing.growth, pricing.payment);
+    if runoff > 0.0 && after_schedule > 0.0 {
+        let kept = 1.0 - runoff;
+        let balance =
+            repayment.kept_share(b, pricing.growth, pricing.payment, after_schedule, kept);
+        pricing.payment *= kept;
+        (interest, principal, after_schedule * runoff, balance)
     } else {
-        (0.0, 1.0)
-    };
-    pricing.payment *= kept;
-    // The balance left, (b − principal)·(1 − c), as methodology.md words
-    // it: b − principal − prepayment but for rounding, and one step shorter
-    // on the chain from one period's balance to the next, which bounds a
-    // loan's projection. (Without run-off, kept = 1 and it is b − principal.)
-    (interest, principal, prepayment, after_schedule * kept)
+        (interest, principal, 0.0, after_schedule)
+    }
+}
+
+/// How a period's scheduled principal comes off its balance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repayment {
+    /// An annuity's carried level payment, less the interest at p: a
+    /// floater's, whose balance after it is b − principal…
+    Level,
+    /// …and a fixed rate's, whose balance after it is b·(1 + p) − P (see
+    /// [`Repayment::scheduled`]).
+    LevelGrown,
+    /// The balance over the `k` payments left.
+    Linear(f64),
+    /// Nothing before the last payment.
+    Bullet,
+    /// The last payment: the whole balance.
+    Final,
+}
+
+impl Repayment {
+    /// How `inst` repays in a period with `payments_left` (this one included).
+    ///
+    /// A fixed-rate loan is projected one period after the other, each
+    /// waiting on the last one's balance: its annuity takes the form with the
+    /// shorter chain ([`Repayment::LevelGrown`]). A floater is projected under
+    /// every scenario side by side, where the number of operations, not the
+    /// chain, sets the pace: its annuity takes the form with fewer. The two
+    /// differ only in rounding, and `project` and `project_totals` use the
+    /// same form for the same instrument, so their numbers stay equal.
+    #[inline(always)]
+    fn of(inst: &Instrument, payments_left: i32) -> Repayment {
+        match inst.amortization {
+            _ if payments_left <= 1 => Repayment::Final,
+            Amortization::Annuity if inst.floating.is_none() => Repayment::LevelGrown,
+            Amortization::Annuity => Repayment::Level,
+            Amortization::Linear => Repayment::Linear(payments_left as f64),
+            Amortization::Bullet => Repayment::Bullet,
+        }
+    }
+
+    /// The scheduled principal on balance `b` and the balance after it
+    /// (`p`, `growth` = 1 + p and `payment`: the period's pricing).
+    ///
+    /// [`Repayment::LevelGrown`]'s balance after its payment is b·(1 + p) − P:
+    /// b minus its principal P − b·p, but for rounding, with two operations on
+    /// the chain from one period's balance to the next instead of three.
+    #[inline(always)]
+    fn scheduled(self, b: f64, p: f64, growth: f64, payment: f64) -> (f64, f64) {
+        match self {
+            Repayment::Level => {
+                let principal = payment - b * p;
+                (principal, b - principal)
+            }
+            Repayment::LevelGrown => (payment - b * p, b * growth - payment),
+            Repayment::Linear(k) => {
+                let principal = b / k;
+                (principal, b - principal)
+            }
+            Repayment::Bullet => (0.0, b),
+            Repayment::Final => (b, b - b),
+        }
+    }
+
+    /// The balance left when a share 1 − `kept` of `after_schedule` (what
+    /// [`Repayment::scheduled`] left) runs off: after_schedule·kept, as
+    /// methodology.md words it. [`Repayment::LevelGrown`]'s is computed as
+    /// b·(growth·kept) − P·kept, equal but for rounding: growth·kept and
+    /// P·kept do not wait on b, so again two operations are on the chain, not four.
+    #[inline(always)]
+    fn kept_share(self, b: f64, growth: f64, payment: f64, after_schedule: f64, kept: f64) -> f64 {
+        match self {
+            Repayment::LevelGrown => b * (growth * kept) - payment * kept,
+            _ => after_schedule * kept,
+        }
+    }
 }
 
 /// Scheduled principal of a period with balance `b`, periodic rate `p`
@@ -824,6 +913,7 @@ const CHUNK: usize = 4;
 /// as `f64::powi` (the compiler's `__powidf2`: a product per bit of |k|,
 /// then the reciprocal if k < 0), a step at a time over the lanes, which
 /// share the exponent.
+#[inline(always)]
 fn powi_chunk(mut base: [f64; CHUNK], k: i32) -> [f64; CHUNK] {
     let mut power = [1.0; CHUNK];
     let mut bits = k.unsigned_abs();
