@@ -313,28 +313,8 @@ impl Projector {
 
     /// Sets each future period's run-off factor for the prepayment rate `cpr`.
     fn prepare_runoff(&mut self, cpr: f64) {
-        if self.runoff_rate == Some(cpr) {
-            return;
-        }
-        // 1 − (1 − CPR)^τ, as 1 − exp(τ·ln(1 − CPR)) with the log taken once;
-        // computed once per length of period (monthly periods have four).
-        let log_survival = (1.0 - cpr).ln();
-        let mut known: [(i32, f64); 4] = [(0, 0.0); 4];
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
-        self.runoff.clear();
-        self.runoff.extend(future.iter().map(|p| {
-            if cpr > 0.0 && p.exposed_days > 0 {
-                let slot = &mut known[p.exposed_days as usize % known.len()];
-                if slot.0 != p.exposed_days {
-                    let years = p.exposed_days as f64 / 365.0;
-                    *slot = (p.exposed_days, -(years * log_survival).exp_m1());
-                }
-                slot.1
-            } else {
-                0.0
-            }
-        }));
-        self.runoff_rate = Some(cpr);
+        fill_runoff(future, cpr, (&mut self.runoff, &mut self.runoff_rate));
     }
 
     /// Appends the instrument's future flows (pay_date > as_of) to `out`.
@@ -364,6 +344,7 @@ impl Projector {
         if !self.prepare(instrument_id, inst)? {
             return Ok(());
         }
+        self.prepare_runoff(inst.prepayment_rate);
         let month_step = month_step(inst);
         let sign = inst.side.sign();
         // The fixing of the previous period and its rate under this scenario.
@@ -474,10 +455,12 @@ impl Projector {
         if indexes.len() == 1 || inst.floating.is_none() {
             // One lane (a fixed rate, the same under every index, or one
             // scenario): its balance stays in a register instead of going
-            // through memory each period.
+            // through memory each period. Its run-off shares are computed
+            // here, in the time the loop waits on that balance anyway.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            let periods = future.iter().zip(&self.runoff).zip(totals.iter_mut());
-            for (j, ((future, &runoff), total)) in periods.enumerate() {
+            let mut shares = RunoffShares::new(inst.prepayment_rate);
+            for (j, (future, total)) in future.iter().zip(totals.iter_mut()).enumerate() {
+                let runoff = shares.of(future.exposed_days);
                 let payments_left = (n - j) as i32;
                 let fixing = fixing_of(j);
                 if rates_of != Some(fixing) {
@@ -499,6 +482,8 @@ impl Projector {
             self.lane_rates = rates;
             return Ok(());
         }
+        let cpr = inst.prepayment_rate;
+        fill_runoff(future, cpr, (&mut self.runoff, &mut self.runoff_rate));
         let periods = future
             .iter()
             .zip(&self.runoff)
@@ -538,11 +523,11 @@ impl Projector {
         held_periods(&self.future, &self.grids, &self.on_grid)
     }
 
-    /// Readies `inst`'s schedule, run-off factors and fixings; false when it
-    /// has no future period (an error if a balance is still outstanding).
+    /// Readies `inst`'s schedule and fixings (not its run-off shares:
+    /// `prepare_runoff`); false when it has no future period (an error if a
+    /// balance is still outstanding).
     fn prepare(&mut self, instrument_id: &str, inst: &Instrument) -> Result<bool> {
         self.prepare_schedule(inst);
-        self.prepare_runoff(inst.prepayment_rate);
         if let Some(terms) = &inst.floating {
             self.prepare_fixings(inst, terms);
         }
@@ -576,6 +561,66 @@ fn spread_lanes(totals: &mut [f64], n: usize, lanes: usize) {
             totals[j * lanes..(j + 1) * lanes].fill(total);
         }
     }
+}
+
+/// Sets `runoff` to each of the `future` periods' run-off share for the
+/// prepayment rate `cpr`, unless `runoff_rate` says it holds them. (A free
+/// function so that a projector's other fields can be read meanwhile.)
+fn fill_runoff(
+    future: &[FuturePeriod],
+    cpr: f64,
+    (runoff, runoff_rate): (&mut Vec<f64>, &mut Option<f64>),
+) {
+    if *runoff_rate == Some(cpr) {
+        return;
+    }
+    let mut shares = RunoffShares::new(cpr);
+    runoff.clear();
+    runoff.extend(future.iter().map(|p| shares.of(p.exposed_days)));
+    *runoff_rate = Some(cpr);
+}
+
+/// Run-off shares 1 − (1 − CPR)^τ of periods exposed for some days (τ =
+/// days / 365), as 1 − exp(τ·ln(1 − CPR)) with the log taken once, and each
+/// computed once per length of period (monthly periods have four).
+#[derive(Debug, Clone, Copy)]
+struct RunoffShares {
+    cpr: f64,
+    log_survival: f64,
+    /// The shares known, by days: a slot per days mod 4.
+    known: [(i32, f64); 4],
+}
+
+impl RunoffShares {
+    fn new(cpr: f64) -> RunoffShares {
+        RunoffShares {
+            cpr,
+            log_survival: (1.0 - cpr).ln(),
+            known: [(0, 0.0); 4],
+        }
+    }
+
+    /// The share of a period exposed `days`.
+    #[inline(always)]
+    fn of(&mut self, days: i32) -> f64 {
+        if !(self.cpr > 0.0 && days > 0) {
+            return 0.0;
+        }
+        let slot = &mut self.known[days as usize % 4];
+        if slot.0 != days {
+            *slot = (days, share_of_days(days, self.log_survival));
+        }
+        slot.1
+    }
+}
+
+/// 1 − exp(τ·ln(1 − CPR)) for τ = `days` / 365 (out of line: the rare case
+/// of [`RunoffShares::of`], whose callers loop over periods).
+#[cold]
+#[inline(never)]
+fn share_of_days(days: i32, log_survival: f64) -> f64 {
+    let years = days as f64 / 365.0;
+    -(years * log_survival).exp_m1()
 }
 
 /// The future periods a projector holds: `on_grid`'s range of a grid's
