@@ -60,6 +60,8 @@ pub struct Projector {
     schedule_of: Option<ScheduleKey>,
     /// The prepayment / run-off rate `future`'s run-off factors were computed for.
     runoff_rate: Option<f64>,
+    /// Run-off shares by rate, kept from one instrument to the next.
+    runoff_memo: RunoffMemo,
     /// A floater's fixings over `future` (each period's `fixing` indexes them).
     fixings: Vec<Fixing>,
     /// The start date and reset months `fixings` were computed for, on `schedule_of`.
@@ -159,6 +161,7 @@ impl Projector {
             fixing: Vec::with_capacity(512),
             schedule_of: None,
             runoff_rate: None,
+            runoff_memo: RunoffMemo::new(),
             fixings: Vec::new(),
             fixings_of: None,
             grids: Some(Grids::default()),
@@ -314,7 +317,8 @@ impl Projector {
     /// Sets each future period's run-off factor for the prepayment rate `cpr`.
     fn prepare_runoff(&mut self, cpr: f64) {
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
-        fill_runoff(future, cpr, (&mut self.runoff, &mut self.runoff_rate));
+        let shares = self.runoff_memo.shares(cpr);
+        fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
     }
 
     /// Appends the instrument's future flows (pay_date > as_of) to `out`.
@@ -458,7 +462,7 @@ impl Projector {
             // through memory each period. Its run-off shares are computed
             // here, in the time the loop waits on that balance anyway.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            let mut shares = RunoffShares::new(inst.prepayment_rate);
+            let shares = self.runoff_memo.shares(inst.prepayment_rate);
             for (j, (future, total)) in future.iter().zip(totals.iter_mut()).enumerate() {
                 let runoff = shares.of(future.exposed_days);
                 let payments_left = (n - j) as i32;
@@ -482,8 +486,8 @@ impl Projector {
             self.lane_rates = rates;
             return Ok(());
         }
-        let cpr = inst.prepayment_rate;
-        fill_runoff(future, cpr, (&mut self.runoff, &mut self.runoff_rate));
+        let shares = self.runoff_memo.shares(inst.prepayment_rate);
+        fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
         let periods = future
             .iter()
             .zip(&self.runoff)
@@ -563,21 +567,51 @@ fn spread_lanes(totals: &mut [f64], n: usize, lanes: usize) {
     }
 }
 
-/// Sets `runoff` to each of the `future` periods' run-off share for the
-/// prepayment rate `cpr`, unless `runoff_rate` says it holds them. (A free
+/// Sets `runoff` to each of the `future` periods' run-off share (`shares`,
+/// for one prepayment rate), unless `runoff_rate` says it holds them. (A free
 /// function so that a projector's other fields can be read meanwhile.)
 fn fill_runoff(
     future: &[FuturePeriod],
-    cpr: f64,
+    shares: &mut RunoffShares,
     (runoff, runoff_rate): (&mut Vec<f64>, &mut Option<f64>),
 ) {
-    if *runoff_rate == Some(cpr) {
+    if *runoff_rate == Some(shares.cpr) {
         return;
     }
-    let mut shares = RunoffShares::new(cpr);
     runoff.clear();
     runoff.extend(future.iter().map(|p| shares.of(p.exposed_days)));
-    *runoff_rate = Some(cpr);
+    *runoff_rate = Some(shares.cpr);
+}
+
+/// [`RunoffShares`] by prepayment rate, kept from one instrument to the
+/// next: a book has a few thousand rates, and each instrument would
+/// otherwise take a logarithm and up to four exponentials. Direct-mapped: a
+/// rate takes the slot its bits hash to, from whichever rate held it.
+#[derive(Debug)]
+struct RunoffMemo {
+    slots: Vec<RunoffShares>,
+}
+
+impl RunoffMemo {
+    /// 2^12 slots of 80 bytes.
+    const SLOT_BITS: u32 = 12;
+
+    fn new() -> RunoffMemo {
+        RunoffMemo {
+            slots: vec![RunoffShares::new(0.0); 1 << Self::SLOT_BITS],
+        }
+    }
+
+    fn shares(&mut self, cpr: f64) -> &mut RunoffShares {
+        // Fibonacci hashing: the multiplication's top bits mix all of the rate's.
+        let bits = cpr.to_bits();
+        let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SLOT_BITS)) as usize;
+        let shares = &mut self.slots[slot];
+        if shares.cpr.to_bits() != bits {
+            *shares = RunoffShares::new(cpr);
+        }
+        shares
+    }
 }
 
 /// Run-off shares 1 − (1 − CPR)^τ of periods exposed for some days (τ =

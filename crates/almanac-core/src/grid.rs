@@ -16,7 +16,7 @@
 //! A book of a million mortgages shares a few hundred grids instead of
 //! rolling a million schedules.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::calendar::{BusinessDayRule, Calendar};
 use crate::date::Date;

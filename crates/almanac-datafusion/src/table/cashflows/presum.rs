@@ -27,7 +27,7 @@
 //! summed, the projector gives the totals alone, a floater's under every
 //! scenario in one pass (`Projector::project_totals`), and no flow is built.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::Arc;
 
 use almanac_core::{Date, Flow, GridWindow};
@@ -182,7 +182,7 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
 }
 
 /// DataFusion's map (hashbrown with foldhash): fast on the packed u64 keys.
-type KeyMap = datafusion::common::HashMap<u64, u32>;
+type KeyMap = HashMap<u64, u32>;
 
 /// Days per block of sums: an instrument's flows under one scenario fall in a
 /// few blocks (a 30-year monthly mortgage in 22), so the map is probed once
@@ -346,7 +346,7 @@ impl Presum {
             summed,
             keys,
             converter,
-            groups: HashMap::new(),
+            groups: Default::default(),
             group_rows: Vec::new(),
             row_groups: Vec::new(),
             index: KeyMap::default(),
@@ -374,11 +374,16 @@ impl Presum {
             .collect();
         let rows = converter.convert_columns(&columns)?;
         for row in rows.iter() {
-            let next = self.group_rows.len() as u32;
-            let group = *self.groups.entry(row.as_ref().into()).or_insert_with(|| {
-                self.group_rows.push(row.owned());
-                next
-            });
+            // (Looked up by reference: a key is copied only when new.)
+            let group = match self.groups.get(row.as_ref()) {
+                Some(&group) => group,
+                None => {
+                    let group = self.group_rows.len() as u32;
+                    self.groups.insert(row.as_ref().into(), group);
+                    self.group_rows.push(row.owned());
+                    group
+                }
+            };
             self.row_groups.push(group);
         }
         Ok(())
