@@ -587,9 +587,20 @@ fn fill_runoff(
 /// next: a book has a few thousand rates, and each instrument would
 /// otherwise take a logarithm and up to four exponentials. Direct-mapped: a
 /// rate takes the slot its bits hash to, from whichever rate held it.
-#[derive(Debug)]
 struct RunoffMemo {
     slots: Vec<RunoffShares>,
+}
+
+impl std::fmt::Debug for RunoffMemo {
+    /// (Not the 4096 slots.)
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.slots.iter().filter(|s| s.cpr != 0.0).count();
+        write!(
+            f,
+            "RunoffMemo {{ {held} of {} slots held }}",
+            self.slots.len()
+        )
+    }
 }
 
 impl RunoffMemo {
@@ -795,8 +806,9 @@ impl Lanes {
 
 /// [`Flow::total`] of a flow with these amounts, signed by `sign` (±1):
 /// −a + −b = −(a + b) exactly (rounding to nearest is symmetric), so one
-/// multiplication gives its bits instead of three, but for the sign of an
-/// exact zero (a + b = 0 with a ≠ 0: +0 here, as sign·0; −a + a = +0 there).
+/// multiplication gives its bits instead of three. The one exception is a
+/// liability's amounts cancelling exactly (a floater's interest can be
+/// negative): −0 here against +0 there, equal as numbers and in any sum.
 #[inline(always)]
 fn signed_total(sign: f64, interest: f64, principal: f64, prepayment: f64) -> f64 {
     sign * (interest + principal + prepayment)
