@@ -73,13 +73,18 @@ pub fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
 /// A plain account of an object-store failure, with what to check.
 pub fn explain(url: &Url, e: &object_store::Error) -> String {
     let text = e.to_string();
+    format!("{url}: {}: {}", hint(&text), condensed(&text))
+}
+
+/// What an object-store failure's `text` means and what to check.
+fn hint(text: &str) -> &'static str {
     let lower = text.to_ascii_lowercase();
-    let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+    if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
         "the bucket does not exist"
     } else if lower.contains("invalidaccesskeyid")
         || lower.contains("signaturedoesnotmatch")
         || lower.contains("accessdenied")
-        || lower.contains("403")
+        || has_number(&lower, "403")
         || lower.contains("credential")
     {
         "the credentials were refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the cloud's equivalent)"
@@ -91,8 +96,17 @@ pub fn explain(url: &Url, e: &object_store::Error) -> String {
         "the endpoint cannot be reached (check AWS_ENDPOINT_URL, the network, and AWS_ALLOW_HTTP for http://)"
     } else {
         "the object store refused the request"
-    };
-    format!("{url}: {hint}: {}", condensed(&text))
+    }
+}
+
+/// Whether `number` stands in `text` as a number of its own (an HTTP status),
+/// not as digits of another ("in 425.403155ms" is no 403).
+fn has_number(text: &str, number: &str) -> bool {
+    let part_of_number = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || c == '.');
+    text.match_indices(number).any(|(at, _)| {
+        !part_of_number(text[..at].chars().next_back())
+            && !part_of_number(text[at + number.len()..].chars().next())
+    })
 }
 
 /// An S3-style XML error body cut down to its code and message; other text as is.
@@ -131,6 +145,20 @@ mod tests {
             "Error performing GET http://h/bank: 403 Forbidden: InvalidAccessKeyId: No such key."
         );
         assert_eq!(condensed("plain failure"), "plain failure");
+    }
+
+    #[test]
+    fn a_status_is_told_from_digits_of_a_duration() {
+        // Once seen in CI: an unreachable endpoint's retries took 425.403155 ms.
+        let unreachable =
+            "Generic S3 error: Error performing GET http://127.0.0.1:37945/bank/demo/almanac.toml \
+                           in 425.403155ms, after 3 retries, max_retries: 3, retry_timeout: 20s  - \
+                           HTTP error: error sending request";
+        assert!(hint(unreachable).starts_with("the endpoint cannot be reached"));
+        let refused = "Error performing GET http://h/bank: 403 Forbidden: InvalidAccessKeyId";
+        assert!(hint(refused).starts_with("the credentials were refused"));
+        assert!(hint("Client error with status 403 Forbidden").starts_with("the credentials"));
+        assert!(hint("status 500 after 1403 ms").starts_with("the object store refused"));
     }
 }
 
