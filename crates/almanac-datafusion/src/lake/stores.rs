@@ -73,8 +73,17 @@ pub fn object_store_for(url: &Url) -> Result<Arc<dyn ObjectStore>> {
 /// A plain account of an object-store failure, with what to check.
 pub fn explain(url: &Url, e: &object_store::Error) -> String {
     let text = e.to_string();
-    format!("{url}: {}: {}", hint(&text), condensed(&text))
+    // A 401 or 403 the store's client saw comes typed; the text is read for
+    // the rest (errors it passes on as `Generic`, such as S3's XML bodies).
+    let hint = match e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => CREDENTIALS_REFUSED,
+        _ => hint(&text),
+    };
+    format!("{url}: {hint}: {}", condensed(&text))
 }
+
+const CREDENTIALS_REFUSED: &str = "the credentials were refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the cloud's equivalent)";
 
 /// What an object-store failure's `text` means and what to check.
 fn hint(text: &str) -> &'static str {
@@ -87,7 +96,7 @@ fn hint(text: &str) -> &'static str {
         || has_number(&lower, "403")
         || lower.contains("credential")
     {
-        "the credentials were refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the cloud's equivalent)"
+        CREDENTIALS_REFUSED
     } else if lower.contains("connect")
         || lower.contains("sending request")
         || lower.contains("dns")
@@ -159,6 +168,16 @@ mod tests {
         assert!(hint(refused).starts_with("the credentials were refused"));
         assert!(hint("Client error with status 403 Forbidden").starts_with("the credentials"));
         assert!(hint("status 500 after 1403 ms").starts_with("the object store refused"));
+    }
+
+    #[test]
+    fn typed_refusals_are_credentials_whatever_their_text() {
+        let url = Url::parse("s3://bank/demo").expect("url");
+        let e = object_store::Error::PermissionDenied {
+            path: "demo/almanac.toml".into(),
+            source: "took 12.5 ms".into(),
+        };
+        assert!(explain(&url, &e).contains("the credentials were refused"));
     }
 }
 
