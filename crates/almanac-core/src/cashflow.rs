@@ -71,10 +71,10 @@ pub struct Projector {
     grids: Option<Grids>,
     /// Where `future` lies on its grid, if it was taken from one.
     window: Option<GridWindow>,
-    /// Scratch: each scenario's state in `project_totals`…
-    lanes: Lanes,
-    /// …and each fixing's rate under each scenario.
+    /// Scratch: each fixing's rate under each scenario in `project_totals`…
     lane_rates: Vec<f64>,
+    /// …and the discount factor each scenario's last forward ended on.
+    lane_factors: Vec<f64>,
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -117,6 +117,13 @@ impl ForwardTimes {
         };
         let df2 = curve.discount_factor_on_day(self.days2);
         *last = Some((self.days2, df2));
+        self.forward_from(df1, df2)
+    }
+
+    /// The forward from the discount factors at the reset and at the index
+    /// period's end.
+    #[inline(always)]
+    fn forward_from(&self, df1: f64, df2: f64) -> f64 {
         (df1 / df2 - 1.0) / self.year_frac
     }
 }
@@ -166,8 +173,8 @@ impl Projector {
             fixings_of: None,
             grids: Some(Grids::default()),
             window: None,
-            lanes: Lanes::default(),
             lane_rates: Vec::new(),
+            lane_factors: Vec::new(),
         }
     }
 
@@ -426,8 +433,6 @@ impl Projector {
         }
         let month_step = month_step(inst);
         let sign = inst.side.sign();
-        let mut lanes = std::mem::take(&mut self.lanes);
-        lanes.reset(indexes.len(), inst.balance);
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
         let n = future.len();
         totals.resize(n * indexes.len(), 0.0);
@@ -439,14 +444,9 @@ impl Projector {
         match &inst.floating {
             None => rates.resize(indexes.len(), inst.rate),
             Some(terms) => {
-                rates.resize(self.fixings.len() * indexes.len(), f64::NAN);
-                for (s, index) in indexes.iter().enumerate() {
-                    let mut last_df = None;
-                    for (f, fixing) in self.fixings.iter().enumerate() {
-                        rates[f * indexes.len() + s] =
-                            fixed_rate(instrument_id, inst, terms, fixing, *index, &mut last_df)?;
-                    }
-                }
+                let fixing = (instrument_id, inst, terms);
+                let scratch = (&mut rates, &mut self.lane_factors);
+                fixed_rates(fixing, &self.fixings, indexes, scratch)?;
             }
         }
         // (`prepare_fixings` gave every period of a floater its fixing.)
@@ -454,14 +454,14 @@ impl Projector {
             Some(_) => self.fixing[j] as usize,
             None => 0,
         };
-        // The fixing the lanes' rates are for (a fixed rate: set once).
-        let mut rates_of = None;
         if indexes.len() == 1 || inst.floating.is_none() {
             // One lane (a fixed rate, the same under every index, or one
             // scenario): its balance stays in a register instead of going
             // through memory each period. Its run-off shares are computed
             // here, in the time the loop waits on that balance anyway.
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
+            // The fixing `pricing`'s rate is for (a fixed rate: set once).
+            let mut rates_of = None;
             let shares = self.runoff_memo.shares(inst.prepayment_rate);
             for (j, (future, total)) in future.iter().zip(totals.iter_mut()).enumerate() {
                 let runoff = shares.of(future.exposed_days);
@@ -488,31 +488,47 @@ impl Projector {
         }
         let shares = self.runoff_memo.shares(inst.prepayment_rate);
         fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
-        let periods = future
-            .iter()
-            .zip(&self.runoff)
-            .zip(totals.chunks_exact_mut(indexes.len()));
-        for (j, ((future, &runoff), out)) in periods.enumerate() {
-            let payments_left = (n - j) as i32;
-            // Fixings change on the same period under every scenario: one
-            // check per period, and the lanes' loop below has no branch of its own.
-            let fixing = fixing_of(j);
-            if rates_of != Some(fixing) {
-                let fixed = &rates[fixing * indexes.len()..(fixing + 1) * indexes.len()];
-                lanes.set_rates(inst.amortization, fixed, month_step, payments_left);
-                rates_of = Some(fixing);
-            }
-            // One loop per kind of repayment, so none tests it per scenario.
-            let period = (future.accrual_years, runoff);
-            match Repayment::of(inst, payments_left) {
-                Repayment::Level => lanes.step(period, sign, out, Repayment::Level),
-                Repayment::LevelGrown => lanes.step(period, sign, out, Repayment::LevelGrown),
-                Repayment::Linear(k) => lanes.step(period, sign, out, Repayment::Linear(k)),
-                Repayment::Bullet => lanes.step(period, sign, out, Repayment::Bullet),
-                Repayment::Final => lanes.step(period, sign, out, Repayment::Final),
+        let lanes = indexes.len();
+        // (Room for the spare lanes of the last period's chunk: see below.)
+        totals.resize(n * lanes + LANES, 0.0);
+        // The lanes are independent: each chunk runs the whole schedule with
+        // its state in registers. A chunk stores all its lanes' totals, the
+        // spare ones too; they land on later slots, which a later store
+        // overwrites: the next period's (one chunk), or those of the first
+        // chunk, run last (several), or the room past the end.
+        for chunk_at in (0..lanes.div_ceil(LANES)).rev() {
+            let first_lane = chunk_at * LANES;
+            let chunk_lanes = first_lane..lanes.min(first_lane + LANES);
+            let mut chunk = LaneChunk::new(inst.balance);
+            let mut rates_of = None;
+            for (j, (future, &runoff)) in future.iter().zip(&self.runoff).enumerate() {
+                let payments_left = (n - j) as i32;
+                // Fixings change on the same period under every scenario: one
+                // check per period, and the lanes' loop has no branch of its own.
+                let fixing = fixing_of(j);
+                if rates_of != Some(fixing) {
+                    let fixed = &rates[fixing * lanes..(fixing + 1) * lanes];
+                    chunk.set_rates(
+                        inst.amortization,
+                        &fixed[chunk_lanes.clone()],
+                        month_step,
+                        payments_left,
+                    );
+                    rates_of = Some(fixing);
+                }
+                // One loop per kind of repayment, so none tests it per lane.
+                let period = (future.accrual_years, runoff);
+                let out = match Repayment::of(inst, payments_left) {
+                    Repayment::Level => chunk.step(period, sign, Repayment::Level),
+                    Repayment::Linear(k) => chunk.step(period, sign, Repayment::Linear(k)),
+                    Repayment::Bullet => chunk.step(period, sign, Repayment::Bullet),
+                    Repayment::Final => chunk.step(period, sign, Repayment::Final),
+                };
+                let at = j * lanes + first_lane;
+                totals[at..at + LANES].copy_from_slice(&out);
             }
         }
-        self.lanes = lanes;
+        totals.truncate(n * lanes);
         self.lane_rates = rates;
         Ok(())
     }
@@ -682,36 +698,38 @@ fn held_periods<'a>(
     }
 }
 
-/// The scenarios' states in [`Projector::project_totals`], one array per
-/// field (lane s is scenario s), so that a period's step runs over the lanes
-/// in vector registers.
-#[derive(Debug, Default)]
-struct Lanes {
-    balance: Vec<f64>,
-    rate: Vec<f64>,
-    p: Vec<f64>,
-    payment: Vec<f64>,
+/// The states of up to `LANES` scenarios in [`Projector::project_totals`]
+/// (lane s is the chunk's scenario s; spare lanes repeat its last scenario,
+/// and what they give is dropped), a field per array: a period's step runs
+/// over the whole chunk in vector registers, with no remainder loop for the
+/// odd lane (the base and six shocks are seven).
+#[derive(Debug, Clone, Copy)]
+struct LaneChunk {
+    balance: [f64; LANES],
+    rate: [f64; LANES],
+    p: [f64; LANES],
+    growth: [f64; LANES],
+    payment: [f64; LANES],
 }
 
-impl Lanes {
-    /// `n` lanes on `balance`, no rate set.
-    fn reset(&mut self, n: usize, balance: f64) {
+impl LaneChunk {
+    /// Every lane on `balance`, no rate set.
+    fn new(balance: f64) -> LaneChunk {
         let unset = Pricing::new();
-        for (field, value) in [
-            (&mut self.balance, balance),
-            (&mut self.rate, unset.rate),
-            (&mut self.p, unset.p),
-            (&mut self.payment, unset.payment),
-        ] {
-            field.clear();
-            field.resize(n, value);
+        LaneChunk {
+            balance: [balance; LANES],
+            rate: [unset.rate; LANES],
+            p: [unset.p; LANES],
+            growth: [unset.growth; LANES],
+            payment: [unset.payment; LANES],
         }
     }
 
-    /// Sets each lane's rate as [`Pricing::set_rate`] does, with the same
-    /// bits, but `CHUNK` lanes at a time: a floating annuity re-levels its
-    /// payment under every scenario at every reset, and one lane at a time
-    /// the power and division in it stalled the projection.
+    /// Sets each lane's rate (`rates`: one per lane used) as
+    /// [`Pricing::set_rate`] does, with the same bits, but the whole chunk at
+    /// once: a floating annuity re-levels its payment under every scenario at
+    /// every reset, and one lane at a time the power and division in it
+    /// stalled the projection.
     fn set_rates(
         &mut self,
         amortization: Amortization,
@@ -720,87 +738,68 @@ impl Lanes {
         payments_left: i32,
     ) {
         let annuity = amortization == Amortization::Annuity;
-        for from in (0..rates.len()).step_by(CHUNK) {
-            let n = CHUNK.min(rates.len() - from);
-            let lanes = from..from + n;
-            let mut new_p = [0.0; CHUNK];
-            let mut one_plus_p = [1.0; CHUNK];
-            for (i, &rate) in rates[lanes.clone()].iter().enumerate() {
-                new_p[i] = periodic_rate(rate, month_step);
-                one_plus_p[i] = 1.0 + new_p[i];
+        let last = rates.last().copied().unwrap_or(f64::NAN);
+        let rates: [f64; LANES] = std::array::from_fn(|i| rates.get(i).copied().unwrap_or(last));
+        let new_p = rates.map(|rate| periodic_rate(rate, month_step));
+        // (1 + p)^−k for every lane (unused unless an annuity).
+        let power = if annuity {
+            powi_chunk(new_p.map(|p| 1.0 + p), -payments_left)
+        } else {
+            [f64::NAN; LANES]
+        };
+        for i in 0..LANES {
+            if rates[i].to_bits() == self.rate[i].to_bits() {
+                continue;
             }
-            // (1 + p)^−k for every lane of the chunk (unused unless an annuity).
-            let power = if annuity {
-                powi_chunk(one_plus_p, -payments_left)
-            } else {
-                [f64::NAN; CHUNK]
-            };
-            for (i, s) in lanes.enumerate() {
-                if rates[s].to_bits() == self.rate[s].to_bits() {
-                    continue;
-                }
-                self.rate[s] = rates[s];
-                self.p[s] = new_p[i];
-                if annuity {
-                    // `level_payment`, on the power computed above.
-                    let (b, p) = (self.balance[s], new_p[i]);
-                    self.payment[s] = if p == 0.0 {
-                        level_payment(b, p, payments_left)
-                    } else {
-                        level_payment_on(b, p, power[i])
-                    };
-                }
+            self.rate[i] = rates[i];
+            self.p[i] = new_p[i];
+            self.growth[i] = 1.0 + new_p[i];
+            if annuity {
+                // `level_payment`, on the power computed above.
+                let (b, p) = (self.balance[i], new_p[i]);
+                self.payment[i] = if p == 0.0 {
+                    level_payment(b, p, payments_left)
+                } else {
+                    level_payment_on(b, p, power[i])
+                };
             }
         }
     }
 
-    /// One period of every lane, writing each lane's signed total to `out`:
+    /// One period of the chunk's lanes, giving each lane's signed total:
     /// [`period_amounts`]'s arithmetic, in the same order (so the same bits),
-    /// branch-free so that it runs over the lanes in vector registers.
+    /// with no branch, so that it runs over the lanes in vector registers.
     #[inline(always)]
     fn step(
         &mut self,
         (years, runoff): (f64, f64),
         sign: f64,
-        out: &mut [f64],
         repayment: Repayment,
-    ) {
-        let n = out.len();
-        let (balance, payment) = (&mut self.balance[..n], &mut self.payment[..n]);
-        let (rate, p) = (&self.rate[..n], &self.p[..n]);
-        if runoff > 0.0 {
+    ) -> [f64; LANES] {
+        let mut out = [0.0; LANES];
+        if runs_off(runoff, repayment) {
             let kept = 1.0 - runoff;
-            for s in 0..n {
-                let b = balance[s];
-                let interest = b * rate[s] * years;
-                // (1 + p, `Pricing::growth`, is only read by a fixed rate's
-                // annuity, which `project_totals` does not run in lanes.)
-                let growth = 1.0 + p[s];
-                let (principal, after_schedule) = repayment.scheduled(b, p[s], growth, payment[s]);
-                let runs_off = after_schedule > 0.0;
-                let prepayment = if runs_off {
-                    after_schedule * runoff
-                } else {
-                    0.0
-                };
-                // Keeping all of it (1) leaves after_schedule and the
-                // payment as they are, bit for bit, as `period_amounts` does.
-                let kept = if runs_off { kept } else { 1.0 };
-                balance[s] = repayment.kept_share(b, growth, payment[s], after_schedule, kept);
-                payment[s] *= kept;
+            for s in 0..LANES {
+                let (b, growth, payment) = (self.balance[s], self.growth[s], self.payment[s]);
+                let interest = b * self.rate[s] * years;
+                let (principal, after_schedule) =
+                    repayment.scheduled(b, self.p[s], growth, payment);
+                let prepayment = after_schedule * runoff;
                 out[s] = signed_total(sign, interest, principal, prepayment);
+                self.balance[s] = repayment.kept_share(b, growth, payment, after_schedule, kept);
+                self.payment[s] = payment * kept;
             }
         } else {
-            for s in 0..n {
-                let b = balance[s];
-                let interest = b * rate[s] * years;
-                let growth = 1.0 + p[s];
-                let (principal, after_schedule) = repayment.scheduled(b, p[s], growth, payment[s]);
-                let prepayment = 0.0;
-                out[s] = signed_total(sign, interest, principal, prepayment);
-                balance[s] = after_schedule;
+            for s in 0..LANES {
+                let (b, growth, payment) = (self.balance[s], self.growth[s], self.payment[s]);
+                let interest = b * self.rate[s] * years;
+                let (principal, after_schedule) =
+                    repayment.scheduled(b, self.p[s], growth, payment);
+                out[s] = signed_total(sign, interest, principal, 0.0);
+                self.balance[s] = after_schedule;
             }
         }
+        out
     }
 }
 
@@ -896,7 +895,7 @@ fn period_amounts(
     let repayment = Repayment::of(inst, payments_left);
     let (principal, after_schedule) =
         repayment.scheduled(b, pricing.p, pricing.growth, pricing.payment);
-    if runoff > 0.0 && after_schedule > 0.0 {
+    if runs_off(runoff, repayment) {
         let kept = 1.0 - runoff;
         let balance =
             repayment.kept_share(b, pricing.growth, pricing.payment, after_schedule, kept);
@@ -910,12 +909,9 @@ fn period_amounts(
 /// How a period's scheduled principal comes off its balance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Repayment {
-    /// An annuity's carried level payment, less the interest at p: a
-    /// floater's, whose balance after it is b − principal…
+    /// An annuity's carried level payment P, less the interest at p; the
+    /// balance after it is b·(1 + p) − P (see [`Repayment::scheduled`]).
     Level,
-    /// …and a fixed rate's, whose balance after it is b·(1 + p) − P (see
-    /// [`Repayment::scheduled`]).
-    LevelGrown,
     /// The balance over the `k` payments left.
     Linear(f64),
     /// Nothing before the last payment.
@@ -926,19 +922,10 @@ enum Repayment {
 
 impl Repayment {
     /// How `inst` repays in a period with `payments_left` (this one included).
-    ///
-    /// A fixed-rate loan is projected one period after the other, each
-    /// waiting on the last one's balance: its annuity takes the form with the
-    /// shorter chain ([`Repayment::LevelGrown`]). A floater is projected under
-    /// every scenario side by side, where the number of operations, not the
-    /// chain, sets the pace: its annuity takes the form with fewer. The two
-    /// differ only in rounding, and `project` and `project_totals` use the
-    /// same form for the same instrument, so their numbers stay equal.
     #[inline(always)]
     fn of(inst: &Instrument, payments_left: i32) -> Repayment {
         match inst.amortization {
             _ if payments_left <= 1 => Repayment::Final,
-            Amortization::Annuity if inst.floating.is_none() => Repayment::LevelGrown,
             Amortization::Annuity => Repayment::Level,
             Amortization::Linear => Repayment::Linear(payments_left as f64),
             Amortization::Bullet => Repayment::Bullet,
@@ -948,17 +935,14 @@ impl Repayment {
     /// The scheduled principal on balance `b` and the balance after it
     /// (`p`, `growth` = 1 + p and `payment`: the period's pricing).
     ///
-    /// [`Repayment::LevelGrown`]'s balance after its payment is b·(1 + p) − P:
+    /// [`Repayment::Level`]'s balance after its payment is b·(1 + p) − P:
     /// b minus its principal P − b·p, but for rounding, with two operations on
-    /// the chain from one period's balance to the next instead of three.
+    /// the chain from one period's balance to the next instead of three (a
+    /// projection waits on that chain, period after period).
     #[inline(always)]
     fn scheduled(self, b: f64, p: f64, growth: f64, payment: f64) -> (f64, f64) {
         match self {
-            Repayment::Level => {
-                let principal = payment - b * p;
-                (principal, b - principal)
-            }
-            Repayment::LevelGrown => (payment - b * p, b * growth - payment),
+            Repayment::Level => (payment - b * p, b * growth - payment),
             Repayment::Linear(k) => {
                 let principal = b / k;
                 (principal, b - principal)
@@ -970,16 +954,25 @@ impl Repayment {
 
     /// The balance left when a share 1 − `kept` of `after_schedule` (what
     /// [`Repayment::scheduled`] left) runs off: after_schedule·kept, as
-    /// methodology.md words it. [`Repayment::LevelGrown`]'s is computed as
+    /// methodology.md words it. [`Repayment::Level`]'s is computed as
     /// b·(growth·kept) − P·kept, equal but for rounding: growth·kept and
     /// P·kept do not wait on b, so again two operations are on the chain, not four.
     #[inline(always)]
     fn kept_share(self, b: f64, growth: f64, payment: f64, after_schedule: f64, kept: f64) -> f64 {
         match self {
-            Repayment::LevelGrown => b * (growth * kept) - payment * kept,
+            Repayment::Level => b * (growth * kept) - payment * kept,
             _ => after_schedule * kept,
         }
     }
+}
+
+/// Whether a period runs off a share `runoff` of the balance its scheduled
+/// principal leaves: in every period but the last, which leaves nothing. (So
+/// the test is the same for every scenario's balance, and a projection's
+/// chain from one balance to the next has no comparison on it.)
+#[inline(always)]
+fn runs_off(runoff: f64, repayment: Repayment) -> bool {
+    runoff > 0.0 && repayment != Repayment::Final
 }
 
 /// Scheduled principal of a period with balance `b`, periodic rate `p`
@@ -997,20 +990,20 @@ pub fn scheduled_principal(amortization: Amortization, b: f64, p: f64, payments_
     }
 }
 
-/// Lanes [`Lanes::set_rates`] takes at a time (two vector registers).
-const CHUNK: usize = 4;
+/// Scenarios to a [`LaneChunk`]: the base and six shocks fill one.
+const LANES: usize = 8;
 
 /// `base[i].powi(k)` for each lane, bit for bit: the same square-and-multiply
 /// as `f64::powi` (the compiler's `__powidf2`: a product per bit of |k|,
 /// then the reciprocal if k < 0), a step at a time over the lanes, which
 /// share the exponent.
 #[inline(always)]
-fn powi_chunk(mut base: [f64; CHUNK], k: i32) -> [f64; CHUNK] {
-    let mut power = [1.0; CHUNK];
+fn powi_chunk(mut base: [f64; LANES], k: i32) -> [f64; LANES] {
+    let mut power = [1.0; LANES];
     let mut bits = k.unsigned_abs();
     loop {
         if bits & 1 != 0 {
-            for i in 0..CHUNK {
+            for i in 0..LANES {
                 power[i] *= base[i];
             }
         }
@@ -1066,13 +1059,57 @@ fn fixed_rate(
     let Some(times) = fixing else {
         return Ok(inst.rate);
     };
-    let curve = index.ok_or_else(|| Error::Instrument {
+    let curve = index.ok_or_else(|| no_index_curve(instrument_id, terms))?;
+    Ok(terms.all_in(times.forward_after(curve, last_df)))
+}
+
+/// Every one of `fixings`' all-in rates under each of `indexes` (a
+/// floater's index curve under each scenario), `rates[f · lanes + s]`: what
+/// [`fixed_rate`] gives, fixing after fixing with the scenarios side by side,
+/// so that their table reads and divisions overlap. `factors` is scratch for
+/// each scenario's discount factor at the last forward's end, where the next
+/// one usually starts.
+fn fixed_rates(
+    (instrument_id, inst, terms): (&str, &Instrument, &FloatingTerms),
+    fixings: &[Fixing],
+    indexes: &[Option<&ScenarioCurve>],
+    (rates, factors): (&mut Vec<f64>, &mut Vec<f64>),
+) -> Result<()> {
+    let lanes = indexes.len();
+    rates.clear();
+    // (A reset on or before as_of keeps the `rate` column.)
+    rates.resize(fixings.len() * lanes, inst.rate);
+    factors.clear();
+    factors.resize(lanes, f64::NAN);
+    // The day of the discount factors in `factors`.
+    let mut factors_on = None;
+    for (fixing, rates) in fixings.iter().zip(rates.chunks_exact_mut(lanes.max(1))) {
+        let Some(times) = fixing else { continue };
+        let start_known = factors_on == Some(times.days1);
+        for ((index, rate), factor) in indexes.iter().zip(rates).zip(factors.iter_mut()) {
+            let curve = index.ok_or_else(|| no_index_curve(instrument_id, terms))?;
+            let df1 = if start_known {
+                *factor
+            } else {
+                curve.discount_factor_on_day(times.days1)
+            };
+            let df2 = curve.discount_factor_on_day(times.days2);
+            *factor = df2;
+            *rate = terms.all_in(times.forward_from(df1, df2));
+        }
+        factors_on = Some(times.days2);
+    }
+    Ok(())
+}
+
+/// A floater's index curve is missing on the as_of date.
+fn no_index_curve(instrument_id: &str, terms: &FloatingTerms) -> Error {
+    Error::Instrument {
         instrument_id: instrument_id.to_string(),
         column: "index_curve",
         value: terms.index_curve.clone(),
         reason: "no such curve on the as_of date".into(),
-    })?;
-    Ok(terms.all_in(times.forward_after(curve, last_df)))
+    }
 }
 
 /// Simple forward F = (DF(d1)/DF(d2) − 1) / yearfrac(d1, d2) on the curve.
@@ -1611,8 +1648,8 @@ mod tests {
         // schedule can have, both signs.
         for k in (-1300..=1300).step_by(7).chain([-1, 0, 1, 2, -2]) {
             for i in 0..10 {
-                let base: [f64; CHUNK] = std::array::from_fn(|j| {
-                    let x = f64::from(i * CHUNK as i32 + j as i32);
+                let base: [f64; LANES] = std::array::from_fn(|j| {
+                    let x = f64::from(i * LANES as i32 + j as i32);
                     1.0 + x * 0.000_773_1 + x * x * 1e-9
                 });
                 let got = powi_chunk(base, k);

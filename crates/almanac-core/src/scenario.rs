@@ -535,6 +535,7 @@ impl ScenarioCurve {
     /// few thousand distinct days, under every scenario, millions of times:
     /// the first call tables every day's factor (a millisecond), the rest
     /// read the table.
+    #[inline]
     pub fn discount_factor_on_day(&self, days: i64) -> f64 {
         let table = self.daily.get_or_init(|| {
             (0..TABLED_DAYS)
