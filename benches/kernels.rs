@@ -11,7 +11,8 @@ use almanac_core::cashflow::level_payment;
 use almanac_core::schedule::backward_schedule;
 use almanac_core::{
     Amortization, BaselShock, BusinessDayRule, Calendar, Curve, Date, DayCount, FloatingTerms,
-    Instrument, Projector, RateFloor, Scenario, ScenarioCurve, Shift, ShockSizeTable, Side,
+    Instrument, LaneFactors, Projector, RateFloor, Scenario, ScenarioCurve, Shift, ShockSizeTable,
+    Side,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -169,7 +170,7 @@ fn projection(c: &mut Criterion) {
             toggle = !toggle;
             let next = if toggle { &inst } else { &other };
             projector
-                .project_totals("M1", black_box(next), &[None], &mut totals)
+                .project_totals("M1", black_box(next), (&[None], None), &mut totals)
                 .expect("project");
             totals.len()
         })
@@ -213,6 +214,7 @@ fn floater_scenarios(c: &mut Criterion) {
         ..arm.clone()
     };
     let indexes: Vec<Option<&ScenarioCurve>> = scenarios.iter().map(Some).collect();
+    let tabled = LaneFactors::new(&scenarios.iter().collect::<Vec<_>>());
     let mut projector = Projector::new(date(2025, 12, 31), &calendar);
     let (mut totals, mut flows) = (Vec::with_capacity(4096), Vec::with_capacity(512));
     let mut toggle = false;
@@ -221,7 +223,12 @@ fn floater_scenarios(c: &mut Criterion) {
             toggle = !toggle;
             let next = if toggle { &arm } else { &other };
             projector
-                .project_totals("A1", black_box(next), &indexes, &mut totals)
+                .project_totals(
+                    "A1",
+                    black_box(next),
+                    (&indexes, Some(&tabled)),
+                    &mut totals,
+                )
                 .expect("project");
             totals.len()
         })

@@ -8,7 +8,7 @@ use crate::daycount::DayCount;
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, GridWindow, Grids, OnGrid};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
-use crate::scenario::ScenarioCurve;
+use crate::scenario::{LaneFactors, ScenarioCurve};
 use crate::schedule::{backward_schedule, monthly_from, Period};
 
 /// One future payment, signed from the bank's view (assets +, liabilities −).
@@ -420,21 +420,33 @@ impl Projector {
     /// for bit [`Flow::total`] of what [`Projector::project`] gives. The
     /// scenarios' balances are independent chains, so a processor works on
     /// seven at once instead of waiting on one. Pay dates: [`Projector::pay_dates`].
+    ///
+    /// `tabled`, optional, holds the factors of the curves of `indexes`,
+    /// lane by lane: a floater's forwards read them there, faster.
     pub fn project_totals(
         &mut self,
         instrument_id: &str,
         inst: &Instrument,
-        indexes: &[Option<&ScenarioCurve>],
+        (indexes, tabled): (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
         totals: &mut Vec<f64>,
     ) -> Result<()> {
-        totals.clear();
-        if !self.prepare(instrument_id, inst)? || indexes.is_empty() {
+        let has_flows = match self.prepare(instrument_id, inst) {
+            Ok(has_flows) => has_flows && !indexes.is_empty(),
+            Err(e) => {
+                totals.clear();
+                return Err(e);
+            }
+        };
+        if !has_flows {
+            totals.clear();
             return Ok(());
         }
         let month_step = month_step(inst);
         let sign = inst.side.sign();
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
         let n = future.len();
+        // Every total is written below, so the last instrument's are left to
+        // be overwritten rather than zeroed first (a floater's are thousands).
         totals.resize(n * indexes.len(), 0.0);
         // Every fixing's rate under every scenario first (`[fixing][lane]`):
         // each reads a discount factor table at a day of its own, and these
@@ -446,7 +458,7 @@ impl Projector {
             Some(terms) => {
                 let fixing = (instrument_id, inst, terms);
                 let scratch = (&mut rates, &mut self.lane_factors);
-                fixed_rates(fixing, &self.fixings, indexes, scratch)?;
+                fixed_rates(fixing, &self.fixings, (indexes, tabled), scratch)?;
             }
         }
         // (`prepare_fixings` gave every period of a floater its fixing.)
@@ -1068,11 +1080,11 @@ fn fixed_rate(
 /// [`fixed_rate`] gives, fixing after fixing with the scenarios side by side,
 /// so that their table reads and divisions overlap. `factors` is scratch for
 /// each scenario's discount factor at the last forward's end, where the next
-/// one usually starts.
+/// one usually starts. `tabled`: the same curves' factors, tabled by lane.
 fn fixed_rates(
     (instrument_id, inst, terms): (&str, &Instrument, &FloatingTerms),
     fixings: &[Fixing],
-    indexes: &[Option<&ScenarioCurve>],
+    (indexes, tabled): (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
     (rates, factors): (&mut Vec<f64>, &mut Vec<f64>),
 ) -> Result<()> {
     let lanes = indexes.len();
@@ -1083,8 +1095,20 @@ fn fixed_rates(
     factors.resize(lanes, f64::NAN);
     // The day of the discount factors in `factors`.
     let mut factors_on = None;
+    let tabled = tabled.filter(|t| t.lanes() == lanes);
     for (fixing, rates) in fixings.iter().zip(rates.chunks_exact_mut(lanes.max(1))) {
         let Some(times) = fixing else { continue };
+        let both_tabled =
+            tabled.and_then(|t| Some((t.on_day(times.days1)?, t.on_day(times.days2)?)));
+        if let Some((at_start, at_end)) = both_tabled {
+            for s in 0..lanes {
+                let (df1, df2) = (at_start[s], at_end[s]);
+                factors[s] = df2;
+                rates[s] = terms.all_in(times.forward_from(df1, df2));
+            }
+            factors_on = Some(times.days2);
+            continue;
+        }
         let start_known = factors_on == Some(times.days1);
         for ((index, rate), factor) in indexes.iter().zip(rates).zip(factors.iter_mut()) {
             let curve = index.ok_or_else(|| no_index_curve(instrument_id, terms))?;
@@ -1582,6 +1606,15 @@ mod tests {
             ScenarioCurve::new(&curve, &up, &table, RateFloor::Eu),
             ScenarioCurve::new(&curve, &down, &table, RateFloor::Eu),
         ];
+        // Ten scenarios: more than a chunk of lanes holds.
+        let many: Vec<ScenarioCurve> = (-4..6)
+            .map(|k| {
+                let shift = crate::scenario::Shift::Parallel(f64::from(k) * 50.0);
+                let scenario = Scenario::uniform(&format!("p{k}"), shift);
+                ScenarioCurve::new(&curve, &scenario, &table, RateFloor::Eu)
+            })
+            .collect();
+        let many_tabled = LaneFactors::new(&many.iter().collect::<Vec<_>>());
         let mut reused = Projector::new(as_of, &cal);
         let order: Vec<usize> = (0..variants.len())
             .chain((0..variants.len()).rev())
@@ -1600,14 +1633,14 @@ mod tests {
             let indexes: Vec<_> = curves.iter().map(Some).collect();
             let mut totals = Vec::new();
             reused
-                .project_totals("x", &inst, &indexes, &mut totals)
+                .project_totals("x", &inst, (&indexes, None), &mut totals)
                 .unwrap();
             for (s, index) in curves.iter().enumerate() {
                 let fresh = flows(variants[i].clone(), as_of, Some(index));
                 // One scenario alone (the one-lane loop), too.
                 let mut alone = Vec::new();
                 reused
-                    .project_totals("x", &inst, &[Some(index)], &mut alone)
+                    .project_totals("x", &inst, (&[Some(index)], None), &mut alone)
                     .unwrap();
                 let want: Vec<u64> = fresh.iter().map(|f| f.total().to_bits()).collect();
                 let got: Vec<u64> = alone.iter().map(|t| t.to_bits()).collect();
@@ -1625,6 +1658,27 @@ mod tests {
                         "{} flow {j} under curve {s}",
                         variants[i].instrument_id
                     );
+                }
+            }
+            // Two chunks of lanes, with and without the factors tabled by lane.
+            let many_indexes: Vec<_> = many.iter().map(Some).collect();
+            for tabled in [None, Some(&many_tabled)] {
+                let mut totals = Vec::new();
+                reused
+                    .project_totals("x", &inst, (&many_indexes, tabled), &mut totals)
+                    .unwrap();
+                for (s, index) in many.iter().enumerate() {
+                    let fresh = flows(variants[i].clone(), as_of, Some(index));
+                    assert_eq!(totals.len(), fresh.len() * many.len());
+                    for (j, flow) in fresh.iter().enumerate() {
+                        assert_eq!(
+                            totals[j * many.len() + s].to_bits(),
+                            flow.total().to_bits(),
+                            "{} flow {j} under shift {s} of ten, tabled: {}",
+                            variants[i].instrument_id,
+                            tabled.is_some()
+                        );
+                    }
                 }
             }
         }

@@ -144,6 +144,18 @@ pub struct RawInstrument<'a> {
     pub behavioral_months: Option<i32>,
 }
 
+/// A row's codes already parsed, by a reader that parses each distinct code
+/// of a batch once instead of once a row; `None`: the row's text is parsed.
+/// A code given here must be what parsing that row's text gives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownCodes {
+    pub side: Option<Side>,
+    pub rate_type: Option<RateType>,
+    pub amortization: Option<Amortization>,
+    pub day_count: Option<DayCount>,
+    pub business_day: Option<BusinessDayRule>,
+}
+
 /// Longest term accepted, in years (a 100-year bond exists; 1,000 years is a data error).
 pub const MAX_TERM_YEARS: i32 = 200;
 
@@ -195,16 +207,34 @@ impl RawInstrument<'_> {
 
     /// Checks every rule of the data contract and parses the codes.
     pub fn validate(&self) -> Result<Instrument> {
+        self.validate_with(KnownCodes::default())
+    }
+
+    /// The same, with the codes in `known` taken as parsed.
+    pub fn validate_with(&self, known: KnownCodes) -> Result<Instrument> {
         if self.instrument_id.is_empty() {
             return Err(self.fail("instrument_id", "''", "must not be empty"));
         }
-        let side = self.code("side", self.side, Side::parse)?;
-        let rate_type = self.code("rate_type", self.rate_type, RateType::parse)?;
-        let amortization = self.code("amortization", self.amortization, Amortization::parse)?;
-        let day_count = self.code("day_count", self.day_count, DayCount::parse)?;
-        let business_day = match self.business_day {
-            None => BusinessDayRule::Unadjusted,
-            some => self.code("business_day", some, BusinessDayRule::parse)?,
+        let side = match known.side {
+            Some(side) => side,
+            None => self.code("side", self.side, Side::parse)?,
+        };
+        let rate_type = match known.rate_type {
+            Some(rate_type) => rate_type,
+            None => self.code("rate_type", self.rate_type, RateType::parse)?,
+        };
+        let amortization = match known.amortization {
+            Some(amortization) => amortization,
+            None => self.code("amortization", self.amortization, Amortization::parse)?,
+        };
+        let day_count = match known.day_count {
+            Some(day_count) => day_count,
+            None => self.code("day_count", self.day_count, DayCount::parse)?,
+        };
+        let business_day = match (known.business_day, self.business_day) {
+            (Some(rule), _) => rule,
+            (None, None) => BusinessDayRule::Unadjusted,
+            (None, some) => self.code("business_day", some, BusinessDayRule::parse)?,
         };
 
         let balance = self.finite("balance", self.required("balance", self.balance)?)?;

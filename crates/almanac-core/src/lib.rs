@@ -28,7 +28,10 @@ pub use date::Date;
 pub use daycount::DayCount;
 pub use error::{Error, Result};
 pub use grid::GridWindow;
-pub use instrument::{Amortization, FloatingTerms, Instrument, RateType, RawInstrument, Side};
+pub use instrument::{
+    Amortization, FloatingTerms, Instrument, KnownCodes, RateType, RawInstrument, Side,
+};
 pub use scenario::{
-    BaselShock, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, Shift, ShockSizeTable,
+    BaselShock, LaneFactors, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, Shift,
+    ShockSizeTable,
 };

@@ -2,8 +2,13 @@
 //! against the market (each currency needs a discount curve, each floater its
 //! index curve on the as-of date).
 
-use almanac_core::{Error, Instrument, RawInstrument};
-use datafusion::arrow::array::RecordBatch;
+use std::cell::RefCell;
+
+use almanac_core::{
+    Amortization, BusinessDayRule, DayCount, Error, Instrument, KnownCodes, RateType,
+    RawInstrument, Side,
+};
+use datafusion::arrow::array::{Array, RecordBatch, StringViewArray};
 use datafusion::error::Result;
 
 use crate::market::Market;
@@ -34,6 +39,74 @@ mod at {
 
 pub(crate) struct InstrumentBatch {
     cols: Columns,
+    memos: RefCell<CodeMemos>,
+}
+
+/// Each code column's codes, parsed once per distinct text in the batch (a
+/// book has a handful per column, and a million rows).
+#[derive(Default)]
+struct CodeMemos {
+    side: CodeMemo<Side>,
+    rate_type: CodeMemo<RateType>,
+    amortization: CodeMemo<Amortization>,
+    day_count: CodeMemo<DayCount>,
+    business_day: CodeMemo<BusinessDayRule>,
+    /// A currency's discount curve in the market.
+    discount_curve: CodeMemo<usize>,
+}
+
+/// Texts of one column with what they parsed to.
+struct CodeMemo<T> {
+    /// (The text's view if the text is held in it whole, else 0; the text; its value.)
+    known: Vec<(u128, Box<str>, T)>,
+}
+
+impl<T> Default for CodeMemo<T> {
+    fn default() -> Self {
+        CodeMemo { known: Vec::new() }
+    }
+}
+
+/// The longest text a string view holds whole: its 16 bytes are then the
+/// length and the text, zero-padded, so equal views are equal texts.
+const INLINE_LEN: u32 = 12;
+
+/// Distinct texts remembered per column; past these (free text in a code
+/// column), rows are parsed one by one.
+const MEMO_TEXTS: usize = 32;
+
+impl<T: Copy> CodeMemo<T> {
+    /// What `parse` gives for the text at `row`, parsing it only if it was
+    /// not seen before; `None` for a NULL or a text `parse` rejects (the
+    /// row's validation then explains it).
+    fn parsed(
+        &mut self,
+        array: Option<&StringViewArray>,
+        row: usize,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let array = array.filter(|a| a.is_valid(row))?;
+        let view = array.views()[row];
+        let whole = view as u32 <= INLINE_LEN;
+        let seen = if whole {
+            self.known.iter().find(|known| known.0 == view)
+        } else {
+            let text = array.value(row);
+            self.known
+                .iter()
+                .find(|known| known.0 == 0 && *known.1 == *text)
+        };
+        if let Some(&(_, _, value)) = seen {
+            return Some(value);
+        }
+        let text = array.value(row);
+        let value = parse(text)?;
+        if self.known.len() < MEMO_TEXTS {
+            self.known
+                .push((if whole { view } else { 0 }, text.into(), value));
+        }
+        Some(value)
+    }
 }
 
 /// A validated row: the instrument, where its index curve sits in the market,
@@ -50,6 +123,7 @@ impl InstrumentBatch {
     pub fn new(batch: &RecordBatch) -> Result<InstrumentBatch> {
         Ok(InstrumentBatch {
             cols: Columns::extract(batch, &INSTRUMENT_COLUMNS, "instrument")?,
+            memos: RefCell::default(),
         })
     }
 
@@ -96,17 +170,35 @@ impl InstrumentBatch {
     /// Validates row `row` against the contract and the market.
     pub fn validate(&self, row: usize, market: &Market) -> Result<ValidRow<'_>, Error> {
         let raw = self.raw(row);
-        let instrument = raw.validate()?;
+        let memos = &mut *self.memos.borrow_mut();
+        let text = |i: usize| self.cols.text(i);
+        let known = KnownCodes {
+            side: memos
+                .side
+                .parsed(text(at::SIDE), row, |t| Side::parse(t).ok()),
+            rate_type: (memos.rate_type)
+                .parsed(text(at::RATE_TYPE), row, |t| RateType::parse(t).ok()),
+            amortization: (memos.amortization)
+                .parsed(text(at::AMORTIZATION), row, |t| Amortization::parse(t).ok()),
+            day_count: (memos.day_count)
+                .parsed(text(at::DAY_COUNT), row, |t| DayCount::parse(t).ok()),
+            business_day: (memos.business_day).parsed(text(at::BUSINESS_DAY), row, |t| {
+                BusinessDayRule::parse(t).ok()
+            }),
+        };
+        let instrument = raw.validate_with(known)?;
         let fail = |column: &'static str, value: &str, reason: String| Error::Instrument {
             instrument_id: raw.instrument_id.to_string(),
             column,
             value: format!("'{value}'"),
             reason,
         };
+        let curve_of = |currency: &str| {
+            let currency = almanac_core::code::upper(currency);
+            market.discount_curve.get(currency.as_ref()).copied()
+        };
         let currency = self.text(at::CURRENCY, row).unwrap_or("");
-        let Some(&discount_curve) = market
-            .discount_curve
-            .get(almanac_core::code::upper(currency).as_ref())
+        let Some(discount_curve) = (memos.discount_curve).parsed(text(at::CURRENCY), row, curve_of)
         else {
             let known: Vec<&str> = market.discount_curve.keys().map(String::as_str).collect();
             return Err(fail(

@@ -3,11 +3,12 @@
 //! child plans once per query, at execution time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use almanac_core::scenario::{eu_cpr_multiplier, scenarios_from_rows, ScenarioRow, ShockSizes};
 use almanac_core::{
-    Calendar, Curve, Date, RateFloor, Scenario, ScenarioCurve, ScenarioSpec, ShockSizeTable,
+    Calendar, Curve, Date, LaneFactors, RateFloor, Scenario, ScenarioCurve, ScenarioSpec,
+    ShockSizeTable,
 };
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::error::{DataFusionError, Result};
@@ -79,6 +80,9 @@ pub(crate) struct Market {
     pub cpr_multiplier: Vec<f64>,
     /// `[scenario][curve]`: each curve as each scenario shocks it.
     pub shocked: Vec<Vec<ScenarioCurve>>,
+    /// Per curve, its factors under every scenario tabled by lane (made when
+    /// a floater first fixes on it).
+    lane_factors: Vec<OnceLock<LaneFactors>>,
     pub calendar: Calendar,
 }
 
@@ -152,9 +156,23 @@ impl Market {
             curve_index,
             discount_curve,
             scenarios,
+            lane_factors: curves.iter().map(|_| OnceLock::new()).collect(),
             shocked,
             calendar,
         })
+    }
+
+    /// Curve `curve`'s discount factors under every scenario, tabled by lane.
+    pub fn lane_factors(&self, curve: usize) -> Option<&LaneFactors> {
+        let factors = self.lane_factors.get(curve)?;
+        Some(factors.get_or_init(|| {
+            let by_scenario: Vec<&ScenarioCurve> = self
+                .shocked
+                .iter()
+                .filter_map(|all| all.get(curve))
+                .collect();
+            LaneFactors::new(&by_scenario)
+        }))
     }
 }
 

@@ -279,17 +279,23 @@ fn sum_row(
         // Totals alone, every scenario in one pass (a floater) or once (the rest).
         let inst = under_scenario(&valid.instrument, first);
         let index_by_scenario: Vec<Option<&ScenarioCurve>>;
-        let indexes: &[Option<&ScenarioCurve>] = match valid.index_curve {
+        let indexes = match valid.index_curve {
             Some(c) => {
-                index_by_scenario = market.shocked.iter().map(|all| Some(&all[c])).collect();
-                &index_by_scenario
+                index_by_scenario = market.shocked.iter().map(|all| all.get(c)).collect();
+                (&index_by_scenario[..], market.lane_factors(c))
             }
             // (Most rows: no allocation.)
-            None => &[None],
+            None => (&[None][..], None),
         };
         projector.project_totals(valid.id, &inst, indexes, totals)?;
         let window = projector.grid_window();
-        presum.add_totals(group, totals, indexes.len(), window, projector.pay_dates());
+        presum.add_totals(
+            group,
+            totals,
+            indexes.0.len(),
+            window,
+            projector.pay_dates(),
+        );
     } else if shared {
         let inst = under_scenario(&valid.instrument, first);
         flows.clear();
