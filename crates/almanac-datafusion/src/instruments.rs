@@ -57,8 +57,8 @@ struct CodeMemos {
 
 /// Texts of one column with what they parsed to.
 struct CodeMemo<T> {
-    /// (The text's view if the text is held in it whole, else 0; the text; its value.)
-    known: Vec<(u128, Box<str>, T)>,
+    /// (The text's view if the text is held in it whole; the text; its value.)
+    known: Vec<(Option<u128>, Box<str>, T)>,
 }
 
 impl<T> Default for CodeMemo<T> {
@@ -89,12 +89,12 @@ impl<T: Copy> CodeMemo<T> {
         let view = array.views()[row];
         let whole = view as u32 <= INLINE_LEN;
         let seen = if whole {
-            self.known.iter().find(|known| known.0 == view)
+            self.known.iter().find(|known| known.0 == Some(view))
         } else {
             let text = array.value(row);
             self.known
                 .iter()
-                .find(|known| known.0 == 0 && *known.1 == *text)
+                .find(|known| known.0.is_none() && *known.1 == *text)
         };
         if let Some(&(_, _, value)) = seen {
             return Some(value);
@@ -102,8 +102,7 @@ impl<T: Copy> CodeMemo<T> {
         let text = array.value(row);
         let value = parse(text)?;
         if self.known.len() < MEMO_TEXTS {
-            self.known
-                .push((if whole { view } else { 0 }, text.into(), value));
+            self.known.push((whole.then_some(view), text.into(), value));
         }
         Some(value)
     }
@@ -226,5 +225,48 @@ impl InstrumentBatch {
             index_curve,
             discount_curve,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the order, case, padding or length of the texts, the memo
+    /// gives each row what parsing its own text gives.
+    #[test]
+    fn memoised_codes_are_each_rows_own_parse() {
+        let texts = [
+            Some("following"),
+            Some("modified_following"),
+            Some("FOLLOWING"),
+            // As long as the one before it, with the same first four bytes.
+            Some("modified_followinx"),
+            None,
+            Some(" following "),
+            Some("modified_following"),
+            Some("modifiedfollowing"),
+            Some("bogus"),
+            Some("following"),
+            Some("bogus"),
+            Some("modified_followinx"),
+            Some(""),
+        ];
+        let array = StringViewArray::from(texts.to_vec());
+        let mut memo = CodeMemo::default();
+        // Twice over: the second pass reads every text from the memo.
+        for _ in 0..2 {
+            for (row, text) in texts.iter().enumerate() {
+                let got = memo.parsed(Some(&array), row, |t| BusinessDayRule::parse(t).ok());
+                let want = text.and_then(|t| BusinessDayRule::parse(t).ok());
+                assert_eq!(got, want, "row {row}: {text:?}");
+            }
+        }
+        // One entry per distinct text parsed (NULL and rejected ones are not kept).
+        assert_eq!(memo.known.len(), 6);
+        assert_eq!(
+            memo.parsed(None, 0, |_| Some(BusinessDayRule::Following)),
+            None
+        );
     }
 }
