@@ -133,6 +133,11 @@ pub(crate) const INSTRUMENT_COLUMNS: [ColumnSpec; 20] = [
     col("behavioral_months", Kind::Int, false),
 ];
 
+/// Contract columns of `instruments` that no projection reads: scanned only
+/// when a query selects them (a million-row book's portfolio names are
+/// otherwise decoded for nothing).
+pub(crate) const PASSED_THROUGH_ONLY: [&str; 1] = ["portfolio"];
+
 /// The `curves` table.
 pub(crate) const CURVE_COLUMNS: [ColumnSpec; 6] = [
     col("curve_id", Kind::Text, true),

@@ -43,7 +43,7 @@ use stream::{CashflowsConfig, Mode};
 use crate::args::CallArgs;
 use crate::error::arg_err;
 use crate::table::market_args::{MarketArgs, MarketTables};
-use crate::tables::{check_schema, INSTRUMENT_COLUMNS};
+use crate::tables::{check_schema, INSTRUMENT_COLUMNS, PASSED_THROUGH_ONLY};
 
 pub const DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
     name: "cashflows",
@@ -233,9 +233,11 @@ impl TableProvider for CashflowsTable {
         let snapshot = crate::tables::snapshot_filter(&input_schema, self.market.as_of);
         input_filters.extend(snapshot.clone());
 
-        // Instrument columns to read: the contract's, those passed through, those filtered on.
+        // Instrument columns to read: the contract's that the projection
+        // reads, those passed through, those filtered on.
         let mut needed: BTreeSet<usize> = INSTRUMENT_COLUMNS
             .iter()
+            .filter(|c| !PASSED_THROUGH_ONLY.contains(&c.name))
             .filter_map(|c| input_schema.index_of(c.name).ok())
             .collect();
         needed.extend(wanted.iter().copied().filter(|&i| i < self.n_input));
