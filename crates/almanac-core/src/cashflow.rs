@@ -1515,6 +1515,25 @@ mod tests {
         assert!(stubs > 500, "{stubs} first periods from the start date");
     }
 
+    /// Lane `s` of `lanes` of `project_totals`' totals is each of `flows`'
+    /// total, bit for bit.
+    fn assert_lane_is_flows(
+        totals: &[f64],
+        (s, lanes): (usize, usize),
+        flows: &[Flow],
+        what: &str,
+    ) {
+        assert_eq!(totals.len(), flows.len() * lanes, "{what}");
+        for (j, flow) in flows.iter().enumerate() {
+            let (got, want) = (totals[j * lanes + s], flow.total());
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{what}: flow {j}, {got} against {want}"
+            );
+        }
+    }
+
     #[test]
     fn reused_projector_equals_fresh_projections() {
         let variants = [
@@ -1649,16 +1668,9 @@ mod tests {
                     "{} alone under curve {s}",
                     variants[i].instrument_id
                 );
-                assert_eq!(totals.len(), fresh.len() * curves.len());
                 assert!(reused.pay_dates().eq(fresh.iter().map(|f| f.pay_date)));
-                for (j, flow) in fresh.iter().enumerate() {
-                    assert_eq!(
-                        totals[j * curves.len() + s].to_bits(),
-                        flow.total().to_bits(),
-                        "{} flow {j} under curve {s}",
-                        variants[i].instrument_id
-                    );
-                }
+                let what = format!("{} under curve {s}", variants[i].instrument_id);
+                assert_lane_is_flows(&totals, (s, curves.len()), &fresh, &what);
             }
             // Two chunks of lanes, with and without the factors tabled by lane.
             let many_indexes: Vec<_> = many.iter().map(Some).collect();
@@ -1669,16 +1681,12 @@ mod tests {
                     .unwrap();
                 for (s, index) in many.iter().enumerate() {
                     let fresh = flows(variants[i].clone(), as_of, Some(index));
-                    assert_eq!(totals.len(), fresh.len() * many.len());
-                    for (j, flow) in fresh.iter().enumerate() {
-                        assert_eq!(
-                            totals[j * many.len() + s].to_bits(),
-                            flow.total().to_bits(),
-                            "{} flow {j} under shift {s} of ten, tabled: {}",
-                            variants[i].instrument_id,
-                            tabled.is_some()
-                        );
-                    }
+                    let what = format!(
+                        "{} under shift {s} of ten, tabled: {}",
+                        variants[i].instrument_id,
+                        tabled.is_some()
+                    );
+                    assert_lane_is_flows(&totals, (s, many.len()), &fresh, &what);
                 }
             }
         }

@@ -189,6 +189,20 @@ impl RawInstrument<'_> {
         })
     }
 
+    /// `known`, else the parsed `value`.
+    fn code_or<T>(
+        &self,
+        known: Option<T>,
+        column: &'static str,
+        value: Option<&str>,
+        parse: fn(&str) -> Result<T>,
+    ) -> Result<T> {
+        match known {
+            Some(known) => Ok(known),
+            None => self.code(column, value, parse),
+        }
+    }
+
     fn required<T>(&self, column: &'static str, value: Option<T>) -> Result<T> {
         value.ok_or_else(|| self.fail(column, "NULL", "is required"))
     }
@@ -215,22 +229,25 @@ impl RawInstrument<'_> {
         if self.instrument_id.is_empty() {
             return Err(self.fail("instrument_id", "''", "must not be empty"));
         }
-        let side = match known.side {
-            Some(side) => side,
-            None => self.code("side", self.side, Side::parse)?,
-        };
-        let rate_type = match known.rate_type {
-            Some(rate_type) => rate_type,
-            None => self.code("rate_type", self.rate_type, RateType::parse)?,
-        };
-        let amortization = match known.amortization {
-            Some(amortization) => amortization,
-            None => self.code("amortization", self.amortization, Amortization::parse)?,
-        };
-        let day_count = match known.day_count {
-            Some(day_count) => day_count,
-            None => self.code("day_count", self.day_count, DayCount::parse)?,
-        };
+        let side = self.code_or(known.side, "side", self.side, Side::parse)?;
+        let rate_type = self.code_or(
+            known.rate_type,
+            "rate_type",
+            self.rate_type,
+            RateType::parse,
+        )?;
+        let amortization = self.code_or(
+            known.amortization,
+            "amortization",
+            self.amortization,
+            Amortization::parse,
+        )?;
+        let day_count = self.code_or(
+            known.day_count,
+            "day_count",
+            self.day_count,
+            DayCount::parse,
+        )?;
         let business_day = match (known.business_day, self.business_day) {
             (Some(rule), _) => rule,
             (None, None) => BusinessDayRule::Unadjusted,
