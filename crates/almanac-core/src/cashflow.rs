@@ -1515,6 +1515,19 @@ mod tests {
         assert!(stubs > 500, "{stubs} first periods from the start date");
     }
 
+    /// `project_totals` of `inst` under `indexes`.
+    fn totals_of(
+        projector: &mut Projector,
+        inst: &Instrument,
+        indexes: (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
+    ) -> Vec<f64> {
+        let mut totals = Vec::new();
+        projector
+            .project_totals("x", inst, indexes, &mut totals)
+            .unwrap();
+        totals
+    }
+
     /// Lane `s` of `lanes` of `project_totals`' totals is each of `flows`'
     /// total, bit for bit.
     fn assert_lane_is_flows(
@@ -1650,24 +1663,13 @@ mod tests {
             }
             // Every scenario in one pass: each flow's total, bit for bit.
             let indexes: Vec<_> = curves.iter().map(Some).collect();
-            let mut totals = Vec::new();
-            reused
-                .project_totals("x", &inst, (&indexes, None), &mut totals)
-                .unwrap();
+            let totals = totals_of(&mut reused, &inst, (&indexes, None));
             for (s, index) in curves.iter().enumerate() {
                 let fresh = flows(variants[i].clone(), as_of, Some(index));
                 // One scenario alone (the one-lane loop), too.
-                let mut alone = Vec::new();
-                reused
-                    .project_totals("x", &inst, (&[Some(index)], None), &mut alone)
-                    .unwrap();
-                let want: Vec<u64> = fresh.iter().map(|f| f.total().to_bits()).collect();
-                let got: Vec<u64> = alone.iter().map(|t| t.to_bits()).collect();
-                assert_eq!(
-                    got, want,
-                    "{} alone under curve {s}",
-                    variants[i].instrument_id
-                );
+                let alone = totals_of(&mut reused, &inst, (&[Some(index)], None));
+                let what = format!("{} alone under curve {s}", variants[i].instrument_id);
+                assert_lane_is_flows(&alone, (0, 1), &fresh, &what);
                 assert!(reused.pay_dates().eq(fresh.iter().map(|f| f.pay_date)));
                 let what = format!("{} under curve {s}", variants[i].instrument_id);
                 assert_lane_is_flows(&totals, (s, curves.len()), &fresh, &what);
@@ -1675,10 +1677,7 @@ mod tests {
             // Two chunks of lanes, with and without the factors tabled by lane.
             let many_indexes: Vec<_> = many.iter().map(Some).collect();
             for tabled in [None, Some(&many_tabled)] {
-                let mut totals = Vec::new();
-                reused
-                    .project_totals("x", &inst, (&many_indexes, tabled), &mut totals)
-                    .unwrap();
+                let totals = totals_of(&mut reused, &inst, (&many_indexes, tabled));
                 for (s, index) in many.iter().enumerate() {
                     let fresh = flows(variants[i].clone(), as_of, Some(index));
                     let what = format!(
