@@ -8,6 +8,7 @@ use crate::daycount::DayCount;
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, GridWindow, Grids, OnGrid};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
+use crate::reset_chain::{ResetChains, Resets};
 use crate::scenario::{LaneFactors, ScenarioCurve};
 use crate::schedule::{backward_schedule, monthly_from, Period};
 
@@ -75,6 +76,8 @@ pub struct Projector {
     lane_rates: Vec<f64>,
     /// …and the discount factor each scenario's last forward ended on.
     lane_factors: Vec<f64>,
+    /// Floaters' resets and forwards, shared by the floaters resetting on the same dates.
+    reset_chains: ResetChains,
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -123,7 +126,7 @@ impl ForwardTimes {
     /// The forward from the discount factors at the reset and at the index
     /// period's end.
     #[inline(always)]
-    fn forward_from(&self, df1: f64, df2: f64) -> f64 {
+    pub(crate) fn forward_from(&self, df1: f64, df2: f64) -> f64 {
         (df1 / df2 - 1.0) / self.year_frac
     }
 }
@@ -175,6 +178,7 @@ impl Projector {
             window: None,
             lane_rates: Vec::new(),
             lane_factors: Vec::new(),
+            reset_chains: ResetChains::default(),
         }
     }
 
@@ -352,7 +356,7 @@ impl Projector {
         until: Date,
         out: &mut Vec<Flow>,
     ) -> Result<()> {
-        if !self.prepare(instrument_id, inst)? {
+        if !self.prepare(instrument_id, inst, true)? {
             return Ok(());
         }
         self.prepare_runoff(inst.prepayment_rate);
@@ -430,7 +434,16 @@ impl Projector {
         (indexes, tabled): (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
         totals: &mut Vec<f64>,
     ) -> Result<()> {
-        let has_flows = match self.prepare(instrument_id, inst) {
+        // A floater on tabled curves takes its fixings from its reset chain.
+        let chained = match (&inst.floating, tabled) {
+            (Some(terms), Some(tabled)) => {
+                terms.reset_months > 0
+                    && tabled.lanes() == indexes.len()
+                    && indexes.iter().all(Option::is_some)
+            }
+            _ => false,
+        };
+        let has_flows = match self.prepare(instrument_id, inst, !chained) {
             Ok(has_flows) => has_flows && !indexes.is_empty(),
             Err(e) => {
                 totals.clear();
@@ -453,9 +466,28 @@ impl Projector {
         // reads, independent of the balances, overlap instead of stalling them.
         let mut rates = std::mem::take(&mut self.lane_rates);
         rates.clear();
-        match &inst.floating {
-            None => rates.resize(indexes.len(), inst.rate),
-            Some(terms) => {
+        match (&inst.floating, tabled) {
+            (None, _) => rates.resize(indexes.len(), inst.rate),
+            (Some(terms), Some(tabled)) if chained => {
+                let resets = Resets {
+                    start: inst.start_date,
+                    months: terms.reset_months,
+                    day_count: inst.day_count,
+                };
+                let accrual_starts = future.iter().map(|f| f.period.accrual_start);
+                let all_in = |forward| terms.all_in(forward);
+                self.reset_chains.rates(
+                    resets,
+                    self.as_of,
+                    accrual_starts,
+                    (indexes, tabled),
+                    (inst.rate, all_in),
+                    (&mut rates, &mut self.fixing),
+                );
+                // (`fixing` is no longer `prepare_fixings`'.)
+                self.fixings_of = None;
+            }
+            (Some(terms), _) => {
                 let fixing = (instrument_id, inst, terms);
                 let scratch = (&mut rates, &mut self.lane_factors);
                 fixed_rates(fixing, &self.fixings, (indexes, tabled), scratch)?;
@@ -555,12 +587,12 @@ impl Projector {
         held_periods(&self.future, &self.grids, &self.on_grid)
     }
 
-    /// Readies `inst`'s schedule and fixings (not its run-off shares:
+    /// Readies `inst`'s schedule and, if `fixings`, a floater's fixings (not its run-off shares:
     /// `prepare_runoff`); false when it has no future period (an error if a
     /// balance is still outstanding).
-    fn prepare(&mut self, instrument_id: &str, inst: &Instrument) -> Result<bool> {
+    fn prepare(&mut self, instrument_id: &str, inst: &Instrument, fixings: bool) -> Result<bool> {
         self.prepare_schedule(inst);
-        if let Some(terms) = &inst.floating {
+        if let (Some(terms), true) = (&inst.floating, fixings) {
             self.prepare_fixings(inst, terms);
         }
         if !self.future().is_empty() {
@@ -1602,6 +1634,35 @@ mod tests {
             floating(12, d(2025, 1, 1), "same schedule, other resets"),
             floating(1, d(2025, 1, 1), "same schedule, monthly resets"),
             floating(3, d(2024, 11, 20), "other start"),
+            // Reset chains: a start long before as_of (its first resets
+            // before any chain's), a month's end clamped in February and in
+            // a leap year, resets more frequent than payments.
+            RawInstrument {
+                start_date: Some(d(2012, 1, 31)),
+                maturity_date: Some(d(2037, 1, 31)),
+                ..floating(
+                    1,
+                    d(2012, 1, 31),
+                    "monthly resets from a month's end, long ago",
+                )
+            },
+            RawInstrument {
+                start_date: Some(d(2016, 2, 29)),
+                maturity_date: Some(d(2046, 2, 28)),
+                business_day: Some("following"),
+                ..floating(12, d(2016, 2, 29), "annual resets from a leap day")
+            },
+            RawInstrument {
+                maturity_date: Some(d(2036, 8, 31)),
+                payment_months: Some(12),
+                amortization: Some("bullet"),
+                day_count: Some("ACT/360"),
+                ..floating(3, d(2014, 8, 31), "quarterly resets, annual payments")
+            },
+            RawInstrument {
+                maturity_date: Some(d(2036, 8, 31)),
+                ..floating(3, d(2014, 8, 31), "same resets, monthly payments")
+            },
             RawInstrument {
                 maturity_date: None,
                 behavioral_months: Some(24),

@@ -18,6 +18,7 @@ mod grid;
 pub mod instrument;
 pub mod nii;
 pub mod repricing;
+mod reset_chain;
 pub mod scenario;
 pub mod schedule;
 

@@ -554,9 +554,15 @@ impl ScenarioCurve {
 /// every scenario, and laid out so they share a cache line or two instead of
 /// lying in one table per scenario, a cache miss each.
 pub struct LaneFactors {
+    /// Unique to this table (of this process): what caches of forwards
+    /// computed on it are keyed on.
+    id: u64,
     lanes: usize,
     table: Box<[f64]>,
 }
+
+/// The next [`LaneFactors::id`].
+static NEXT_LANE_FACTORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl std::fmt::Debug for LaneFactors {
     /// (Not the table.)
@@ -578,6 +584,7 @@ impl LaneFactors {
             }
         }
         LaneFactors {
+            id: NEXT_LANE_FACTORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             lanes,
             table: table.into_boxed_slice(),
         }
@@ -585,6 +592,11 @@ impl LaneFactors {
 
     pub fn lanes(&self) -> usize {
         self.lanes
+    }
+
+    /// A number no other table of this process has.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Every lane's factor `days` after the as-of date, if tabled.

@@ -1,0 +1,209 @@
+//! A floater's resets shared with every other floater that resets on the
+//! same dates (methodology.md, "Floating rates").
+//!
+//! A floater resets on `start + k·months`, each date the start's day of the
+//! month (clamped to the month's end). Every floater whose start has the same
+//! day, the same month modulo `months`, resets on the same dates: one chain
+//! of dates, which thousands of floaters share (a book's adjustable-rate
+//! mortgages reset on a few hundred). And a fixing's forward depends on its
+//! reset date alone, given the index curve and the day count (it runs to
+//! `reset + months`). So each chain's dates and its forwards under every
+//! scenario are computed once per projector, by the same functions the
+//! floater's own fixings use, and each floater reads its fixings there: a
+//! lookup instead of date arithmetic, a year fraction and two discount
+//! factors per reset and scenario.
+
+use foldhash::HashMap;
+
+use crate::cashflow::ForwardTimes;
+use crate::date::Date;
+use crate::daycount::DayCount;
+use crate::scenario::{LaneFactors, ScenarioCurve};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ChainKey {
+    /// The tabled curves' [`LaneFactors::id`]: a chain's forwards are theirs.
+    factors: u64,
+    day: u32,
+    months: u32,
+    /// The month index (year · 12 + month − 1) of the resets modulo `months`.
+    phase: u32,
+    day_count: DayCount,
+}
+
+/// Reset `i` of a chain is on `day` of the month with index
+/// `first_month + i · months`.
+#[derive(Debug)]
+struct Chain {
+    first_month: i64,
+    dates: Vec<Date>,
+    /// `[i][lane]`: the index forward of reset `i` under each lane's curve,
+    /// when the reset is after as_of (`projected[i]`; else the rate column holds).
+    forwards: Vec<f64>,
+    projected: Vec<bool>,
+}
+
+/// The reset chains of one projector (one as_of).
+#[derive(Debug, Default)]
+pub(crate) struct ResetChains {
+    index: HashMap<ChainKey, u32>,
+    chains: Vec<Chain>,
+}
+
+/// Month index of a date (year · 12 + month − 1) and its day.
+fn month_index(date: Date) -> (i64, u32) {
+    let (y, m, d) = date.ymd();
+    (i64::from(y) * 12 + i64::from(m) - 1, d)
+}
+
+/// `day` (clamped to the month's end) of the month with index `month`.
+fn chain_date(month: i64, day: u32) -> Date {
+    Date::from_ym_clamped(0, month + 1, day)
+}
+
+/// A floater's terms, as a chain needs them.
+pub(crate) struct Resets {
+    pub start: Date,
+    pub months: u32,
+    pub day_count: DayCount,
+}
+
+/// Where a floater's fixings lie on its chain: from chain index `first`
+/// (−1: any reset before the chain's first, all on or before as_of).
+struct Walk {
+    chain: usize,
+    first: i64,
+}
+
+impl ResetChains {
+    /// Each of `accrual_starts`' fixing (numbered from the first period's, in
+    /// `fixing`) and every fixing's all-in rate under each lane (`rates[f ·
+    /// lanes + s]`), as [`crate::cashflow`]'s own fixings give them, bit for
+    /// bit. `all_in` turns an index forward into the floater's rate; `rate`
+    /// is its rate column (resets on or before as_of). `indexes` are
+    /// `tabled`'s curves, every lane's present.
+    pub fn rates(
+        &mut self,
+        resets: Resets,
+        as_of: Date,
+        accrual_starts: impl Iterator<Item = Date>,
+        (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
+        (rate, all_in): (f64, impl Fn(f64) -> f64),
+        (rates, fixing): (&mut Vec<f64>, &mut Vec<u32>),
+    ) {
+        let lanes = tabled.lanes();
+        let (walk, last) = self.walk(&resets, as_of, accrual_starts, (indexes, tabled), fixing);
+        let chain = &self.chains[walk.chain];
+        rates.clear();
+        for i in walk.first..=last {
+            match usize::try_from(i) {
+                Ok(i) if chain.projected[i] => rates.extend(
+                    chain.forwards[i * lanes..(i + 1) * lanes]
+                        .iter()
+                        .map(|&forward| all_in(forward)),
+                ),
+                // (Before the chain, or on or before as_of.)
+                _ => rates.extend(std::iter::repeat_n(rate, lanes)),
+            }
+        }
+    }
+
+    /// Sets each period's fixing (relative to the first's) and returns the
+    /// walk and the last period's chain index.
+    fn walk(
+        &mut self,
+        resets: &Resets,
+        as_of: Date,
+        accrual_starts: impl Iterator<Item = Date>,
+        curves: (&[Option<&ScenarioCurve>], &LaneFactors),
+        fixing: &mut Vec<u32>,
+    ) -> (Walk, i64) {
+        let (start_month, day) = month_index(resets.start);
+        let step = i64::from(resets.months);
+        let key = ChainKey {
+            factors: curves.1.id(),
+            day,
+            months: resets.months,
+            phase: start_month.rem_euclid(step) as u32,
+            day_count: resets.day_count,
+        };
+        let at = *self.index.entry(key).or_insert_with(|| {
+            let (as_of_month, _) = month_index(as_of);
+            // Reset 0 at least a whole step before as_of's month, so any
+            // reset before the chain is on or before as_of.
+            let from = as_of_month - 2 * step;
+            self.chains.push(Chain {
+                first_month: from + (start_month - from).rem_euclid(step),
+                dates: Vec::new(),
+                forwards: Vec::new(),
+                projected: Vec::new(),
+            });
+            self.chains.len() - 1
+        } as u32) as usize;
+        let chain = &mut self.chains[at];
+        // Window k = 0 (the start) covers everything before reset 1: a
+        // period is in the last window whose reset is on or before its start.
+        let mut i = if start_month >= chain.first_month {
+            (start_month - chain.first_month) / step
+        } else {
+            -1
+        };
+        let mut first_window = None;
+        fixing.clear();
+        let mut until = chain.date(i + 1, (key, as_of), curves);
+        for accrual_start in accrual_starts {
+            while accrual_start >= until {
+                i += 1;
+                until = chain.date(i + 1, (key, as_of), curves);
+            }
+            let first = *first_window.get_or_insert(i);
+            fixing.push((i - first) as u32);
+        }
+        let first = first_window.unwrap_or(i);
+        // (Reset i's own forward, computed when reset i + 1's date was.)
+        (Walk { chain: at, first }, i)
+    }
+}
+
+impl Chain {
+    /// Reset `i`'s date (i ≥ 0), extending the chain to it: each reset
+    /// after as_of with its forward under every lane.
+    fn date(
+        &mut self,
+        i: i64,
+        (key, as_of): (ChainKey, Date),
+        (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
+    ) -> Date {
+        let i = i.max(0) as usize;
+        let lanes = tabled.lanes();
+        while self.dates.len() <= i {
+            let month = self.first_month + self.dates.len() as i64 * i64::from(key.months);
+            let reset = chain_date(month, key.day);
+            self.dates.push(reset);
+            let projected = reset > as_of;
+            self.projected.push(projected);
+            if !projected {
+                self.forwards.extend(std::iter::repeat_n(f64::NAN, lanes));
+                continue;
+            }
+            // As a floater's own fixing: to the reset plus the months, in its day count.
+            let end = reset.add_months(key.months as i32);
+            let times = ForwardTimes::new(as_of, reset, end, key.day_count);
+            match (tabled.on_day(times.days1), tabled.on_day(times.days2)) {
+                (Some(at_start), Some(at_end)) => self.forwards.extend(
+                    at_start
+                        .iter()
+                        .zip(at_end)
+                        .map(|(&df1, &df2)| times.forward_from(df1, df2)),
+                ),
+                // (The caller checked that every lane has its curve.)
+                _ => self.forwards.extend(
+                    indexes
+                        .iter()
+                        .map(|curve| curve.map_or(f64::NAN, |curve| times.forward(curve))),
+                ),
+            }
+        }
+        self.dates[i]
+    }
+}
