@@ -126,6 +126,44 @@ impl InstrumentBatch {
         })
     }
 
+    /// The batch's rows in an order that keeps instruments paid on the same
+    /// schedule grid together: by maturity's day of the month, month
+    /// modulo the payment step and month of the year, then by maturity; floaters
+    /// apart from the rest (their sums are kept per scenario). Summed in this
+    /// order, consecutive instruments add to the same sums while those are in
+    /// the processor's cache, instead of to a grid picked at random from
+    /// hundreds. Sets `order` to the row numbers.
+    pub fn locality_order(&self, rows: usize, order: &mut Vec<u32>) {
+        let mut keyed: Vec<(u64, u32)> = (0..rows)
+            .map(|row| {
+                let floating = self.index_curve_given(row);
+                let step = self.i32(at::PAYMENT_MONTHS, row).unwrap_or(0).clamp(1, 12) as u32;
+                let maturity = opt(self.cols.date(at::MATURITY), row, |a, r| a.value(r));
+                let paid = match maturity {
+                    Some(days) => {
+                        let (y, m, d) = almanac_core::Date(days).ymd();
+                        let month = (i64::from(y) * 12 + i64::from(m) - 1).rem_euclid(12) as u64;
+                        let phase = month % u64::from(step);
+                        // (A Date32's days fit the low 32 bits; the order is all that matters.)
+                        u64::from(d) << 45 | phase << 41 | month << 37 | u64::from(days as u32)
+                    }
+                    None => 0,
+                };
+                (u64::from(floating) << 63 | paid, row as u32)
+            })
+            .collect();
+        keyed.sort_unstable();
+        order.clear();
+        order.extend(keyed.iter().map(|&(_, row)| row));
+    }
+
+    /// Whether the row names an index curve (a floater, if it is valid).
+    fn index_curve_given(&self, row: usize) -> bool {
+        self.cols
+            .text(at::INDEX_CURVE)
+            .is_some_and(|a| a.is_valid(row))
+    }
+
     fn text(&self, i: usize, row: usize) -> Option<&str> {
         opt(self.cols.text(i), row, |a, r| a.value(r))
     }

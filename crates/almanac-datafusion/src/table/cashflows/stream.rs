@@ -71,6 +71,9 @@ pub(crate) struct CashflowStream {
     presum: Option<Presum>,
     /// Batches ready to emit (from the sums).
     pending: VecDeque<RecordBatch>,
+    /// The order the current batch's rows are summed in (see
+    /// [`InstrumentBatch::locality_order`]).
+    order: Vec<u32>,
     /// One projector for the stream: its schedule grids are built once, and
     /// the sums kept per grid period are dated with them.
     projector: Projector,
@@ -107,6 +110,7 @@ impl CashflowStream {
             months: Vec::with_capacity(128),
             presum,
             pending: VecDeque::new(),
+            order: Vec::new(),
             projector,
         })
     }
@@ -202,7 +206,10 @@ impl CashflowStream {
         let market = &self.market;
         let projector = &mut self.projector;
         while self.next_row < batch.num_rows() && !presum.needs_flush() {
-            let row = self.next_row;
+            let row = self
+                .order
+                .get(self.next_row)
+                .map_or(self.next_row, |&r| r as usize);
             self.next_row += 1;
             let summed = sum_row(
                 instruments,
@@ -502,6 +509,8 @@ impl Stream for CashflowStream {
                             if let Err(e) = presum.start_batch(&batch) {
                                 return Poll::Ready(Some(Err(e)));
                             }
+                            let order = &mut self.order;
+                            instruments.locality_order(batch.num_rows(), order);
                         }
                         self.current = Some((batch, instruments));
                         self.next_row = 0;
