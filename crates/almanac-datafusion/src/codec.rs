@@ -515,7 +515,14 @@ enum ExecWire {
         kind: Kind,
         projection: Option<Vec<usize>>,
         batch_size: usize,
+        #[serde(default = "one_partition")]
+        partitions: usize,
     },
+}
+
+/// (Plans encoded before `CurveTableExec` had partitions had one.)
+fn one_partition() -> usize {
+    1
 }
 
 /// Encodes Almanac's operators and hands every other node to `inner`.
@@ -595,13 +602,14 @@ impl PhysicalExtensionCodec for AlmanacPhysicalCodec {
                 kind,
                 projection,
                 batch_size,
+                partitions,
             } => Ok(Arc::new(CurveTableExec::new(
                 market.inputs(inputs)?,
                 market.spec()?,
                 kind,
                 projection,
                 schema,
-                batch_size,
+                (batch_size, partitions),
             ))),
         }
     }
@@ -630,6 +638,7 @@ impl PhysicalExtensionCodec for AlmanacPhysicalCodec {
                 kind: exec.kind,
                 projection: exec.projection.clone(),
                 batch_size: exec.batch_size,
+                partitions: exec.partitions,
             }
         } else {
             return self.inner.try_encode(node, buf, proto_converter);
