@@ -98,14 +98,14 @@ pub struct GridWindow {
     pub first: usize,
 }
 
-/// Month index of a date: year · 12 + month − 1.
-fn month_index(date: Date) -> (i64, u32) {
+/// Month index of a date: year · 12 + month − 1, and its day.
+pub(crate) fn month_index(date: Date) -> (i64, u32) {
     let (y, m, d) = date.ymd();
     (i64::from(y) * 12 + i64::from(m) - 1, d)
 }
 
 /// `day` (clamped to the month's end) of the month with index `month`.
-fn grid_date(month: i64, day: u32) -> Date {
+pub(crate) fn grid_date(month: i64, day: u32) -> Date {
     Date::from_ym_clamped(0, month + 1, day)
 }
 

@@ -18,6 +18,7 @@ use foldhash::HashMap;
 use crate::cashflow::ForwardTimes;
 use crate::date::Date;
 use crate::daycount::DayCount;
+use crate::grid::{grid_date, month_index};
 use crate::scenario::{LaneFactors, ScenarioCurve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,17 +49,6 @@ struct Chain {
 pub(crate) struct ResetChains {
     index: HashMap<ChainKey, u32>,
     chains: Vec<Chain>,
-}
-
-/// Month index of a date (year · 12 + month − 1) and its day.
-fn month_index(date: Date) -> (i64, u32) {
-    let (y, m, d) = date.ymd();
-    (i64::from(y) * 12 + i64::from(m) - 1, d)
-}
-
-/// `day` (clamped to the month's end) of the month with index `month`.
-fn chain_date(month: i64, day: u32) -> Date {
-    Date::from_ym_clamped(0, month + 1, day)
 }
 
 /// A floater's terms, as a chain needs them.
@@ -178,7 +168,7 @@ impl Chain {
         let lanes = tabled.lanes();
         while self.dates.len() <= i {
             let month = self.first_month + self.dates.len() as i64 * i64::from(key.months);
-            let reset = chain_date(month, key.day);
+            let reset = grid_date(month, key.day);
             self.dates.push(reset);
             let projected = reset > as_of;
             self.projected.push(projected);
