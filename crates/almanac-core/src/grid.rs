@@ -104,6 +104,14 @@ pub(crate) fn month_index(date: Date) -> (i64, u32) {
     (i64::from(y) * 12 + i64::from(m) - 1, d)
 }
 
+/// The first month of a series every `step` months through month index
+/// `month`, starting two steps before as_of's month (or less than a step later).
+pub(crate) fn first_month_in_phase(as_of: Date, step: i64, month: i64) -> i64 {
+    let (as_of_month, _) = month_index(as_of);
+    let from = as_of_month - 2 * step;
+    from + (month - from).rem_euclid(step)
+}
+
 /// `day` (clamped to the month's end) of the month with index `month`.
 pub(crate) fn grid_date(month: i64, day: u32) -> Date {
     Date::from_ym_clamped(0, month + 1, day)
@@ -156,12 +164,10 @@ impl Grids {
             day_count: inst.day_count,
         };
         let id = *self.index.entry(key).or_insert_with(|| {
-            let (as_of_month, _) = month_index(as_of);
-            // Two rolls before as_of's month: the first period paid after
-            // as_of ends on or after it, give or take a business-day shift.
-            let from = as_of_month - 2 * step;
+            // (The first period paid after as_of ends on or after it, give or
+            // take a business-day shift.)
             self.grids.push(Grid {
-                first_month: from + (last_month - from).rem_euclid(step),
+                first_month: first_month_in_phase(as_of, step, last_month),
                 periods: Vec::new(),
                 first_future: usize::MAX,
             });

@@ -18,7 +18,7 @@ use foldhash::HashMap;
 use crate::cashflow::ForwardTimes;
 use crate::date::Date;
 use crate::daycount::DayCount;
-use crate::grid::{grid_date, month_index};
+use crate::grid::{first_month_in_phase, grid_date, month_index};
 use crate::scenario::{LaneFactors, ScenarioCurve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,12 +118,10 @@ impl ResetChains {
             day_count: resets.day_count,
         };
         let at = *self.index.entry(key).or_insert_with(|| {
-            let (as_of_month, _) = month_index(as_of);
-            // Reset 0 at least a whole step before as_of's month, so any
-            // reset before the chain is on or before as_of.
-            let from = as_of_month - 2 * step;
+            // (Reset 0 at least a whole step before as_of's month, so any
+            // reset before the chain is on or before as_of.)
             self.chains.push(Chain {
-                first_month: from + (start_month - from).rem_euclid(step),
+                first_month: first_month_in_phase(as_of, step, start_month),
                 dates: Vec::new(),
                 forwards: Vec::new(),
                 projected: Vec::new(),
