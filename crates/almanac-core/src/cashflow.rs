@@ -475,13 +475,12 @@ impl Projector {
                     day_count: inst.day_count,
                 };
                 let accrual_starts = future.iter().map(|f| f.period.accrual_start);
-                let all_in = |forward| terms.all_in(forward);
                 self.reset_chains.rates(
                     resets,
                     self.as_of,
                     accrual_starts,
                     (indexes, tabled),
-                    (inst.rate, all_in),
+                    (inst.rate, terms),
                     (&mut rates, &mut self.fixing),
                 );
                 // (`fixing` is no longer `prepare_fixings`'.)
@@ -1662,6 +1661,12 @@ mod tests {
             RawInstrument {
                 maturity_date: Some(d(2036, 8, 31)),
                 ..floating(3, d(2014, 8, 31), "same resets, monthly payments")
+            },
+            RawInstrument {
+                maturity_date: Some(d(2036, 8, 31)),
+                rate_floor: Some(0.03),
+                rate_cap: Some(0.045),
+                ..floating(3, d(2014, 8, 31), "same resets, floored and capped")
             },
             RawInstrument {
                 maturity_date: None,

@@ -99,6 +99,24 @@ impl FloatingTerms {
         }
         rate
     }
+
+    /// [`FloatingTerms::all_in`] of each of `forwards`, in place: the same
+    /// operations in the same order, a pass each over the whole slice.
+    pub fn all_in_each(&self, forwards: &mut [f64]) {
+        for rate in forwards.iter_mut() {
+            *rate += self.spread;
+        }
+        if let Some(floor) = self.floor {
+            for rate in forwards.iter_mut() {
+                *rate = rate.max(floor);
+            }
+        }
+        if let Some(cap) = self.cap {
+            for rate in forwards.iter_mut() {
+                *rate = rate.min(cap);
+            }
+        }
+    }
 }
 
 /// One position, validated.

@@ -19,6 +19,7 @@ use crate::cashflow::ForwardTimes;
 use crate::date::Date;
 use crate::daycount::DayCount;
 use crate::grid::{first_month_in_phase, grid_date, month_index};
+use crate::instrument::FloatingTerms;
 use crate::scenario::{LaneFactors, ScenarioCurve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +70,7 @@ impl ResetChains {
     /// Each of `accrual_starts`' fixing (numbered from the first period's, in
     /// `fixing`) and every fixing's all-in rate under each lane (`rates[f ·
     /// lanes + s]`), as [`crate::cashflow`]'s own fixings give them, bit for
-    /// bit. `all_in` turns an index forward into the floater's rate; `rate`
+    /// bit. `terms` turn an index forward into the floater's rate; `rate`
     /// is its rate column (resets on or before as_of). `indexes` are
     /// `tabled`'s curves, every lane's present.
     pub fn rates(
@@ -78,23 +79,28 @@ impl ResetChains {
         as_of: Date,
         accrual_starts: impl Iterator<Item = Date>,
         (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
-        (rate, all_in): (f64, impl Fn(f64) -> f64),
+        (rate, terms): (f64, &FloatingTerms),
         (rates, fixing): (&mut Vec<f64>, &mut Vec<u32>),
     ) {
         let lanes = tabled.lanes();
         let (walk, last) = self.walk(&resets, as_of, accrual_starts, (indexes, tabled), fixing);
         let chain = &self.chains[walk.chain];
+        // The resets on or before as_of (or before the chain) keep the rate
+        // column; the rest, after as_of, are consecutive on the chain: their
+        // forwards are copied and made all-in in one pass.
+        let projected = (walk.first..=last)
+            .find(|&i| usize::try_from(i).is_ok_and(|i| chain.projected[i]))
+            .unwrap_or(last + 1);
         rates.clear();
-        for i in walk.first..=last {
-            match usize::try_from(i) {
-                Ok(i) if chain.projected[i] => rates.extend(
-                    chain.forwards[i * lanes..(i + 1) * lanes]
-                        .iter()
-                        .map(|&forward| all_in(forward)),
-                ),
-                // (Before the chain, or on or before as_of.)
-                _ => rates.extend(std::iter::repeat_n(rate, lanes)),
-            }
+        rates.extend(std::iter::repeat_n(
+            rate,
+            (projected - walk.first) as usize * lanes,
+        ));
+        if projected <= last {
+            let forwards = projected as usize * lanes..(last as usize + 1) * lanes;
+            let at = rates.len();
+            rates.extend_from_slice(&chain.forwards[forwards]);
+            terms.all_in_each(&mut rates[at..]);
         }
     }
 
@@ -154,15 +160,30 @@ impl ResetChains {
 }
 
 impl Chain {
-    /// Reset `i`'s date (i ≥ 0), extending the chain to it: each reset
-    /// after as_of with its forward under every lane.
+    /// Reset `i`'s date (i ≥ 0), extending the chain to it if need be.
+    #[inline(always)]
     fn date(
         &mut self,
         i: i64,
+        at: (ChainKey, Date),
+        curves: (&[Option<&ScenarioCurve>], &LaneFactors),
+    ) -> Date {
+        let i = i.max(0) as usize;
+        match self.dates.get(i) {
+            Some(&date) => date,
+            None => self.extend_to(i, at, curves),
+        }
+    }
+
+    /// Extends the chain to reset `i` (i ≥ 0) and gives its date: each
+    /// reset after as_of with its forward under every lane.
+    #[inline(never)]
+    fn extend_to(
+        &mut self,
+        i: usize,
         (key, as_of): (ChainKey, Date),
         (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
     ) -> Date {
-        let i = i.max(0) as usize;
         let lanes = tabled.lanes();
         while self.dates.len() <= i {
             let month = self.first_month + self.dates.len() as i64 * i64::from(key.months);
