@@ -8,7 +8,7 @@ use crate::daycount::DayCount;
 use crate::error::{Error, Result};
 use crate::grid::{FuturePeriod, GridWindow, Grids, OnGrid};
 use crate::instrument::{Amortization, FloatingTerms, Instrument};
-use crate::reset_chain::{ResetChains, Resets};
+use crate::reset_chain::ResetChains;
 use crate::scenario::{LaneFactors, ScenarioCurve};
 use crate::schedule::{backward_schedule, monthly_from, Period};
 
@@ -469,18 +469,12 @@ impl Projector {
         match (&inst.floating, tabled) {
             (None, _) => rates.resize(indexes.len(), inst.rate),
             (Some(terms), Some(tabled)) if chained => {
-                let resets = Resets {
-                    start: inst.start_date,
-                    months: terms.reset_months,
-                    day_count: inst.day_count,
-                };
                 let accrual_starts = future.iter().map(|f| f.period.accrual_start);
                 self.reset_chains.rates(
-                    resets,
+                    (inst, terms),
                     self.as_of,
                     accrual_starts,
                     (indexes, tabled),
-                    (inst.rate, terms),
                     (&mut rates, &mut self.fixing),
                 );
                 // (`fixing` is no longer `prepare_fixings`'.)

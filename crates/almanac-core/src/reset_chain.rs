@@ -19,7 +19,7 @@ use crate::cashflow::ForwardTimes;
 use crate::date::Date;
 use crate::daycount::DayCount;
 use crate::grid::{first_month_in_phase, grid_date, month_index};
-use crate::instrument::FloatingTerms;
+use crate::instrument::{FloatingTerms, Instrument};
 use crate::scenario::{LaneFactors, ScenarioCurve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,9 +40,8 @@ struct Chain {
     first_month: i64,
     dates: Vec<Date>,
     /// `[i][lane]`: the index forward of reset `i` under each lane's curve,
-    /// when the reset is after as_of (`projected[i]`; else the rate column holds).
+    /// when the reset is after as_of (NaN before: the rate column holds).
     forwards: Vec<f64>,
-    projected: Vec<bool>,
 }
 
 /// The reset chains of one projector (one as_of).
@@ -52,48 +51,46 @@ pub(crate) struct ResetChains {
     chains: Vec<Chain>,
 }
 
-/// A floater's terms, as a chain needs them.
-pub(crate) struct Resets {
-    pub start: Date,
-    pub months: u32,
-    pub day_count: DayCount,
-}
-
-/// Where a floater's fixings lie on its chain: from chain index `first`
+/// Where a floater's fixings lie on its chain: chain indices `first..=last`
 /// (−1: any reset before the chain's first, all on or before as_of).
 struct Walk {
     chain: usize,
     first: i64,
+    last: i64,
 }
 
 impl ResetChains {
     /// Each of `accrual_starts`' fixing (numbered from the first period's, in
     /// `fixing`) and every fixing's all-in rate under each lane (`rates[f ·
     /// lanes + s]`), as [`crate::cashflow`]'s own fixings give them, bit for
-    /// bit. `terms` turn an index forward into the floater's rate; `rate`
-    /// is its rate column (resets on or before as_of). `indexes` are
-    /// `tabled`'s curves, every lane's present.
+    /// bit. `terms` (the floater's, `inst.floating`) turn an index forward
+    /// into its rate; resets on or before as_of keep its rate column.
+    /// `indexes` are `tabled`'s curves, every lane's present.
     pub fn rates(
         &mut self,
-        resets: Resets,
+        (inst, terms): (&Instrument, &FloatingTerms),
         as_of: Date,
         accrual_starts: impl Iterator<Item = Date>,
         (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
-        (rate, terms): (f64, &FloatingTerms),
         (rates, fixing): (&mut Vec<f64>, &mut Vec<u32>),
     ) {
         let lanes = tabled.lanes();
-        let (walk, last) = self.walk(&resets, as_of, accrual_starts, (indexes, tabled), fixing);
-        let chain = &self.chains[walk.chain];
+        let walk = self.walk(
+            (inst, terms),
+            as_of,
+            accrual_starts,
+            (indexes, tabled),
+            fixing,
+        );
+        let (chain, last) = (&self.chains[walk.chain], walk.last);
         // The resets on or before as_of (or before the chain) keep the rate
-        // column; the rest, after as_of, are consecutive on the chain: their
-        // forwards are copied and made all-in in one pass.
-        let projected = (walk.first..=last)
-            .find(|&i| usize::try_from(i).is_ok_and(|i| chain.projected[i]))
-            .unwrap_or(last + 1);
+        // column; the rest, after as_of, are consecutive on the chain (its
+        // dates rise): their forwards are copied and made all-in in one pass.
+        let after_as_of = chain.dates.partition_point(|&date| date <= as_of) as i64;
+        let projected = after_as_of.clamp(walk.first, last + 1);
         rates.clear();
         rates.extend(std::iter::repeat_n(
-            rate,
+            inst.rate,
             (projected - walk.first) as usize * lanes,
         ));
         if projected <= last {
@@ -104,24 +101,24 @@ impl ResetChains {
         }
     }
 
-    /// Sets each period's fixing (relative to the first's) and returns the
-    /// walk and the last period's chain index.
+    /// Sets each period's fixing (relative to the first's) and returns where
+    /// they lie on the floater's chain.
     fn walk(
         &mut self,
-        resets: &Resets,
+        (inst, terms): (&Instrument, &FloatingTerms),
         as_of: Date,
         accrual_starts: impl Iterator<Item = Date>,
         curves: (&[Option<&ScenarioCurve>], &LaneFactors),
         fixing: &mut Vec<u32>,
-    ) -> (Walk, i64) {
-        let (start_month, day) = month_index(resets.start);
-        let step = i64::from(resets.months);
+    ) -> Walk {
+        let (start_month, day) = month_index(inst.start_date);
+        let step = i64::from(terms.reset_months);
         let key = ChainKey {
             factors: curves.1.id(),
             day,
-            months: resets.months,
+            months: terms.reset_months,
             phase: start_month.rem_euclid(step) as u32,
-            day_count: resets.day_count,
+            day_count: inst.day_count,
         };
         let at = *self.index.entry(key).or_insert_with(|| {
             // (Reset 0 at least a whole step before as_of's month, so any
@@ -130,7 +127,6 @@ impl ResetChains {
                 first_month: first_month_in_phase(as_of, step, start_month),
                 dates: Vec::new(),
                 forwards: Vec::new(),
-                projected: Vec::new(),
             });
             self.chains.len() - 1
         } as u32) as usize;
@@ -153,9 +149,12 @@ impl ResetChains {
             let first = *first_window.get_or_insert(i);
             fixing.push((i - first) as u32);
         }
-        let first = first_window.unwrap_or(i);
         // (Reset i's own forward, computed when reset i + 1's date was.)
-        (Walk { chain: at, first }, i)
+        Walk {
+            chain: at,
+            first: first_window.unwrap_or(i),
+            last: i,
+        }
     }
 }
 
@@ -189,9 +188,7 @@ impl Chain {
             let month = self.first_month + self.dates.len() as i64 * i64::from(key.months);
             let reset = grid_date(month, key.day);
             self.dates.push(reset);
-            let projected = reset > as_of;
-            self.projected.push(projected);
-            if !projected {
+            if reset <= as_of {
                 self.forwards.extend(std::iter::repeat_n(f64::NAN, lanes));
                 continue;
             }
