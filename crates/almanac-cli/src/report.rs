@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use almanac_datafusion::{AlmanacOptions, Lake};
+use almanac_datafusion::Lake;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::context::SessionContext;
@@ -143,18 +143,12 @@ async fn inputs(ctx: &SessionContext, lake: &Lake) -> Result<Value, String> {
 
 /// Every `almanac.*` and execution setting of the session.
 async fn settings(ctx: &SessionContext) -> Result<Value, String> {
-    use datafusion::config::ExtensionOptions;
     let state = ctx.state();
     let mut map = serde_json::Map::new();
     for entry in state.config_options().entries() {
-        if entry.key.starts_with("datafusion.execution.") {
+        if entry.key.starts_with("datafusion.execution.") || entry.key.starts_with("almanac.") {
             map.insert(entry.key, entry.value.map_or(Value::Null, Value::String));
         }
-    }
-    // Extension entries come without their prefix.
-    for entry in AlmanacOptions::from_config(state.config_options()).entries() {
-        let key = format!("almanac.{}", entry.key.trim_start_matches("almanac."));
-        map.insert(key, entry.value.map_or(Value::Null, Value::String));
     }
     Ok(Value::Object(map))
 }

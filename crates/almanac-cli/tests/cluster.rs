@@ -405,6 +405,24 @@ fn a_lost_executor_never_gives_a_wrong_answer() {
 
     // A short executor timeout, so the scheduler notices the loss in seconds.
     let mut cluster = Cluster::start(2, 3);
+    // The client's SET reaches the scheduler's planner (it once did not, and
+    // the pre-summed query ended before the kill).
+    let plan = ok(
+        almanac(&[
+            "sql",
+            "--data",
+            path(lake),
+            "--cluster",
+            &cluster.url,
+            "-c",
+            &format!("SET almanac.presum = false; EXPLAIN {EVE}"),
+        ]),
+        "EXPLAIN on the cluster",
+    );
+    assert!(
+        plan.contains("CashflowsExec") && !plan.contains("presum"),
+        "the cluster planned without the client's almanac.presum = false:\n{plan}"
+    );
     let mut query = start_query(lake, &cluster, &eve);
 
     // Kill the second executor once it is running a task of the query.
