@@ -525,47 +525,9 @@ impl Projector {
         }
         let shares = self.runoff_memo.shares(inst.prepayment_rate);
         fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
-        let lanes = indexes.len();
-        // (Room for the spare lanes of the last period's chunk: see below.)
-        totals.resize(n * lanes + LANES, 0.0);
-        // The lanes are independent: each chunk runs the whole schedule with
-        // its state in registers. A chunk stores all its lanes' totals, the
-        // spare ones too; they land on later slots, which a later store
-        // overwrites: the next period's (one chunk), or those of the first
-        // chunk, run last (several), or the room past the end.
-        for chunk_at in (0..lanes.div_ceil(LANES)).rev() {
-            let first_lane = chunk_at * LANES;
-            let chunk_lanes = first_lane..lanes.min(first_lane + LANES);
-            let mut chunk = LaneChunk::new(inst.balance);
-            let mut rates_of = None;
-            for (j, (future, &runoff)) in future.iter().zip(&self.runoff).enumerate() {
-                let payments_left = (n - j) as i32;
-                // Fixings change on the same period under every scenario: one
-                // check per period, and the lanes' loop has no branch of its own.
-                let fixing = fixing_of(j);
-                if rates_of != Some(fixing) {
-                    let fixed = &rates[fixing * lanes..(fixing + 1) * lanes];
-                    chunk.set_rates(
-                        inst.amortization,
-                        &fixed[chunk_lanes.clone()],
-                        month_step,
-                        payments_left,
-                    );
-                    rates_of = Some(fixing);
-                }
-                // One loop per kind of repayment, so none tests it per lane.
-                let period = (future.accrual_years, runoff);
-                let out = match Repayment::of(inst, payments_left) {
-                    Repayment::Level => chunk.step(period, sign, Repayment::Level),
-                    Repayment::Linear(k) => chunk.step(period, sign, Repayment::Linear(k)),
-                    Repayment::Bullet => chunk.step(period, sign, Repayment::Bullet),
-                    Repayment::Final => chunk.step(period, sign, Repayment::Final),
-                };
-                let at = j * lanes + first_lane;
-                totals[at..at + LANES].copy_from_slice(&out);
-            }
-        }
-        totals.truncate(n * lanes);
+        // (Several lanes: a floater, whose periods all have a fixing.)
+        let periods = (future, &self.runoff[..], &self.fixing[..]);
+        project_lanes(inst, periods, (&rates, indexes.len()), totals);
         self.lane_rates = rates;
         Ok(())
     }
@@ -607,6 +569,67 @@ impl Projector {
         }
         Ok(false)
     }
+}
+
+/// Each lane's totals of a floater's `future` periods (with their run-off
+/// shares and fixings), at `rates` (`[fixing · lanes + lane]`), into `totals`
+/// (`[period · lanes + lane]`), a chunk of [`LANES`] lanes at a time.
+///
+/// Compiled also for AVX-512 and AVX, chosen at run time: a chunk's eight
+/// lanes then fill one or two vector registers instead of four SSE2 ones
+/// (the baseline x86-64), and its state no longer spills to the stack. The
+/// same IEEE operations in the same order, so the same bits; no FMA, which
+/// would round differently (and Rust never fuses on its own).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
+fn project_lanes(
+    inst: &Instrument,
+    (future, runoff, fixing): (&[FuturePeriod], &[f64], &[u32]),
+    (rates, lanes): (&[f64], usize),
+    totals: &mut Vec<f64>,
+) {
+    let n = future.len();
+    let month_step = month_step(inst);
+    let sign = inst.side.sign();
+    // (Room for the spare lanes of the last period's chunk: see below.)
+    totals.resize(n * lanes + LANES, 0.0);
+    // The lanes are independent: each chunk runs the whole schedule with
+    // its state in registers. A chunk stores all its lanes' totals, the
+    // spare ones too; they land on later slots, which a later store
+    // overwrites: the next period's (one chunk), or those of the first
+    // chunk, run last (several), or the room past the end.
+    for chunk_at in (0..lanes.div_ceil(LANES)).rev() {
+        let first_lane = chunk_at * LANES;
+        let chunk_lanes = first_lane..lanes.min(first_lane + LANES);
+        let mut chunk = LaneChunk::new(inst.balance);
+        let mut rates_of = None;
+        for (j, (future, &runoff)) in future.iter().zip(runoff).enumerate() {
+            let payments_left = (n - j) as i32;
+            // Fixings change on the same period under every scenario: one
+            // check per period, and the lanes' loop has no branch of its own.
+            let fixing = fixing[j] as usize;
+            if rates_of != Some(fixing) {
+                let fixed = &rates[fixing * lanes..(fixing + 1) * lanes];
+                chunk.set_rates(
+                    inst.amortization,
+                    &fixed[chunk_lanes.clone()],
+                    month_step,
+                    payments_left,
+                );
+                rates_of = Some(fixing);
+            }
+            // One loop per kind of repayment, so none tests it per lane.
+            let period = (future.accrual_years, runoff);
+            let out = match Repayment::of(inst, payments_left) {
+                Repayment::Level => chunk.step(period, sign, Repayment::Level),
+                Repayment::Linear(k) => chunk.step(period, sign, Repayment::Linear(k)),
+                Repayment::Bullet => chunk.step(period, sign, Repayment::Bullet),
+                Repayment::Final => chunk.step(period, sign, Repayment::Final),
+            };
+            let at = j * lanes + first_lane;
+            totals[at..at + LANES].copy_from_slice(&out);
+        }
+    }
+    totals.truncate(n * lanes);
 }
 
 /// Spreads the `n` totals at the head of `totals` (`totals[j]`) to each of
