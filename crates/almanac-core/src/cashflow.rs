@@ -577,9 +577,9 @@ impl Projector {
 ///
 /// Compiled also for AVX-512 and AVX, chosen at run time: a chunk's eight
 /// lanes then fill one or two vector registers instead of four SSE2 ones
-/// (the baseline x86-64), and its state no longer spills to the stack. The
-/// same IEEE operations in the same order, so the same bits; no FMA, which
-/// would round differently (and Rust never fuses on its own).
+/// (the baseline x86-64). The same IEEE operations in the same order, so the
+/// same bits: the AVX-512 version may use FMA, but Rust never fuses a
+/// multiplication and an addition on its own, and none is written here.
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
 fn project_lanes(
     inst: &Instrument,
