@@ -454,8 +454,6 @@ impl Projector {
             totals.clear();
             return Ok(());
         }
-        let month_step = month_step(inst);
-        let sign = inst.side.sign();
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
         let n = future.len();
         // Every total is written below, so the last instrument's are left to
@@ -496,6 +494,7 @@ impl Projector {
             // scenario): its balance stays in a register instead of going
             // through memory each period. Its run-off shares are computed
             // here, in the time the loop waits on that balance anyway.
+            let (month_step, sign) = (month_step(inst), inst.side.sign());
             let (mut b, mut pricing) = (inst.balance, Pricing::new());
             // The fixing `pricing`'s rate is for (a fixed rate: set once).
             let mut rates_of = None;
