@@ -600,32 +600,38 @@ fn project_lanes(
         let first_lane = chunk_at * LANES;
         let chunk_lanes = first_lane..lanes.min(first_lane + LANES);
         let mut chunk = LaneChunk::new(inst.balance);
-        let mut rates_of = None;
-        for (j, (future, &runoff)) in future.iter().zip(runoff).enumerate() {
-            let payments_left = (n - j) as i32;
-            // Fixings change on the same period under every scenario: one
-            // check per period, and the lanes' loop has no branch of its own.
-            let fixing = fixing[j] as usize;
-            if rates_of != Some(fixing) {
-                let fixed = &rates[fixing * lanes..(fixing + 1) * lanes];
-                chunk.set_rates(
-                    inst.amortization,
-                    &fixed[chunk_lanes.clone()],
-                    month_step,
-                    payments_left,
-                );
-                rates_of = Some(fixing);
+        // A fixing's periods at a time (fixings change on the same period
+        // under every scenario): the rates set once at its start, then its
+        // periods with the chunk in registers. Were `set_rates`, a call, in
+        // the periods' loop, the chunk would live in memory, and each
+        // period's balance would wait on a store and a load.
+        let mut first = 0;
+        while first < n {
+            let fixed = fixing[first];
+            let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
+            let fixed = fixed as usize;
+            chunk.set_rates(
+                inst.amortization,
+                &rates[fixed * lanes..(fixed + 1) * lanes][chunk_lanes.clone()],
+                month_step,
+                (n - first) as i32,
+            );
+            let mut held = chunk;
+            for j in first..end {
+                let payments_left = (n - j) as i32;
+                // One loop per kind of repayment, so none tests it per lane.
+                let period = (future[j].accrual_years, runoff[j]);
+                let out = match Repayment::of(inst, payments_left) {
+                    Repayment::Level => held.step(period, sign, Repayment::Level),
+                    Repayment::Linear(k) => held.step(period, sign, Repayment::Linear(k)),
+                    Repayment::Bullet => held.step(period, sign, Repayment::Bullet),
+                    Repayment::Final => held.step(period, sign, Repayment::Final),
+                };
+                let at = j * lanes + first_lane;
+                totals[at..at + LANES].copy_from_slice(&out);
             }
-            // One loop per kind of repayment, so none tests it per lane.
-            let period = (future.accrual_years, runoff);
-            let out = match Repayment::of(inst, payments_left) {
-                Repayment::Level => chunk.step(period, sign, Repayment::Level),
-                Repayment::Linear(k) => chunk.step(period, sign, Repayment::Linear(k)),
-                Repayment::Bullet => chunk.step(period, sign, Repayment::Bullet),
-                Repayment::Final => chunk.step(period, sign, Repayment::Final),
-            };
-            let at = j * lanes + first_lane;
-            totals[at..at + LANES].copy_from_slice(&out);
+            chunk = held;
+            first = end;
         }
     }
     totals.truncate(n * lanes);
