@@ -24,12 +24,16 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
@@ -39,6 +43,7 @@ use futures::{StreamExt, TryStreamExt};
 use crate::args::CallArgs;
 use crate::error::arg_err;
 use crate::market::{load_shared, Market, MarketInputs, MarketSpec, SharedMarket};
+use crate::table::date_bounds::{day_bounds, is_dynamic, DayBounds};
 use crate::table::market_args::{MarketArgs, MarketTables};
 
 pub const DISCOUNT_FACTORS_DOC: crate::docs::FunctionDoc = crate::docs::FunctionDoc {
@@ -213,6 +218,9 @@ pub(crate) struct CurveTableExec {
     /// table run twice would share its file queue, and one would read nothing).
     market: SharedMarket,
     properties: Arc<PlanProperties>,
+    /// Dynamic filters a join above pushed down (see [`super::date_bounds`]):
+    /// discount factors are built only for the days within their bounds.
+    join_filters: Vec<Arc<dyn PhysicalExpr>>,
 }
 
 impl CurveTableExec {
@@ -240,6 +248,30 @@ impl CurveTableExec {
             partitions,
             market: SharedMarket::default(),
             properties: Arc::new(properties),
+            join_filters: Vec::new(),
+        }
+    }
+
+    /// A copy that has not loaded its market (a new plan node loads its own).
+    fn clone_unstarted(&self) -> CurveTableExec {
+        CurveTableExec {
+            inputs: self.inputs.clone(),
+            spec: self.spec.clone(),
+            kind: self.kind,
+            projection: self.projection.clone(),
+            batch_size: self.batch_size,
+            partitions: self.partitions,
+            market: SharedMarket::default(),
+            properties: Arc::clone(&self.properties),
+            join_filters: self.join_filters.clone(),
+        }
+    }
+
+    /// The column `date` of the output, if it is projected.
+    fn date_column(&self) -> Option<usize> {
+        match self.kind {
+            Kind::DiscountFactors { .. } => self.schema().index_of("date").ok(),
+            Kind::CurvePoints => None,
         }
     }
 }
@@ -248,8 +280,14 @@ impl DisplayAs for CurveTableExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "CurveTableExec: {:?}, as_of={}",
-            self.kind, self.spec.as_of
+            "CurveTableExec: {:?}, as_of={}{}",
+            self.kind,
+            self.spec.as_of,
+            if self.join_filters.is_empty() {
+                ""
+            } else {
+                ", dates bounded by the join"
+            }
         )
     }
 }
@@ -272,11 +310,46 @@ impl ExecutionPlan for CurveTableExec {
         vec![Distribution::SinglePartition; self.inputs.plans().len()]
     }
 
+    /// The join filters held: a hash join computes its dynamic filter only
+    /// when it finds the filter in its probe side's plan.
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
+        for filter in &self.join_filters {
+            if f(filter)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
         Ok(TreeNodeRecursion::Continue)
+    }
+
+    /// Keeps the dynamic filters a join pushes down onto the date column (after
+    /// the optimizer's last pass, when they are placed); every filter is still
+    /// applied above, as nothing here promises to drop all the rows it rejects.
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let parents = &child_pushdown_result.parent_filters;
+        let result = FilterPushdownPropagation::with_parent_pushdown_result(vec![
+            PushedDown::No;
+            parents.len()
+        ]);
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = parents
+            .iter()
+            .map(|p| Arc::clone(&p.filter))
+            .filter(is_dynamic)
+            .collect();
+        if phase != FilterPushdownPhase::Post || dynamic.is_empty() || self.date_column().is_none()
+        {
+            return Ok(result);
+        }
+        let mut taken = self.clone_unstarted();
+        taken.join_filters.extend(dynamic);
+        Ok(result.with_updated_node(Arc::new(taken)))
     }
 
     fn with_new_children(
@@ -288,15 +361,9 @@ impl ExecutionPlan for CurveTableExec {
                 "CurveTableExec: wrong number of children".into(),
             ));
         }
-        let schema = self.properties.eq_properties.schema().clone();
-        Ok(Arc::new(CurveTableExec::new(
-            self.inputs.with_plans(children),
-            self.spec.clone(),
-            self.kind,
-            self.projection.clone(),
-            schema,
-            (self.batch_size, self.partitions),
-        )))
+        let mut new = self.clone_unstarted();
+        new.inputs = self.inputs.with_plans(children);
+        Ok(Arc::new(new))
     }
 
     fn execute(
@@ -323,8 +390,17 @@ impl ExecutionPlan for CurveTableExec {
             self.spec.clone(),
             context,
         );
+        let (join_filters, date) = (self.join_filters.clone(), self.date_column());
         let stream = futures::stream::once(async move {
             let market = market.await?;
+            // Read when the first batch is asked for: a hash join asks only
+            // once every partition of its build side is in and its filter set.
+            let days = match date {
+                Some(date) => join_filters
+                    .iter()
+                    .fold(DayBounds::ALL, |days, f| days.and(day_bounds(f, date))),
+                None => DayBounds::ALL,
+            };
             // One block (scenario x curve) at a time, cut into batches, so memory stays small.
             // This partition's share of the blocks, dealt in turn.
             let mine = kind
@@ -333,7 +409,12 @@ impl ExecutionPlan for CurveTableExec {
                 .skip(partition)
                 .step_by(partitions);
             let batches = mine.flat_map(move |block| {
-                let block = build_block(&market, (spec.as_of, kind), block, projection.as_deref());
+                let block = build_block(
+                    &market,
+                    (spec.as_of, kind, days),
+                    block,
+                    projection.as_deref(),
+                );
                 match block {
                     Ok(b) => (0..b.num_rows())
                         .step_by(batch_size.max(1))
@@ -370,14 +451,16 @@ impl Kind {
 /// factors, every node for curve points.
 fn build_block(
     market: &Market,
-    (as_of, kind): (Date, Kind),
+    (as_of, kind, within): (Date, Kind, DayBounds),
     (s, c): (usize, usize),
     projection: Option<&[usize]>,
 ) -> Result<RecordBatch> {
     let curve = &market.shocked[s][c];
     let (dates, times): (Option<Vec<i32>>, Vec<f64>) = match kind {
         Kind::DiscountFactors { horizon_months } => {
-            let days: Vec<i32> = (as_of.0..=as_of.add_months(horizon_months).0).collect();
+            let first = as_of.0.max(within.lo);
+            let last = as_of.add_months(horizon_months).0.min(within.hi);
+            let days: Vec<i32> = (first..=last).collect();
             let times = days.iter().map(|&d| curve_time(as_of, Date(d))).collect();
             (Some(days), times)
         }
