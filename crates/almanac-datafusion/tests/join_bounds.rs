@@ -44,23 +44,31 @@ async fn discount_factor_rows(ctx: &SessionContext, sql: &str) -> usize {
     above_curve_table(&physical).expect("a node above CurveTableExec, with metrics")
 }
 
+/// One partition (the join collects its build side whole: a filter without
+/// a `CASE`), two and three (a `CASE` on the probe row's hash partition).
 #[tokio::test]
 async fn discount_factors_bounded_by_the_join_give_the_same_eve() {
-    let on = session(&[(DYNAMIC, "true")]).await;
-    let off = session(&[(DYNAMIC, "false")]).await;
-    assert!(plan(&on, EVE).await.contains(BOUNDED), "not bounded");
-    assert!(!plan(&off, EVE).await.contains(BOUNDED), "setting ignored");
-    assert_same(&rows(&on, EVE).await, &rows(&off, EVE).await, EVE);
-    // 200 years of days, of which the book's flows reach about 35.
-    let (bounded, all) = (
-        discount_factor_rows(&on, EVE).await,
-        discount_factor_rows(&off, EVE).await,
-    );
-    assert!(
-        bounded * 3 < all,
-        "{bounded} of {all} discount factors built"
-    );
-    assert!(bounded > 0);
+    for partitions in ["1", "2", "3"] {
+        let threads = ("datafusion.execution.target_partitions", partitions);
+        let on = session(&[(DYNAMIC, "true"), threads]).await;
+        let off = session(&[(DYNAMIC, "false"), threads]).await;
+        assert!(
+            plan(&on, EVE).await.contains(BOUNDED),
+            "{partitions}: not bounded"
+        );
+        assert!(!plan(&off, EVE).await.contains(BOUNDED), "setting ignored");
+        assert_same(&rows(&on, EVE).await, &rows(&off, EVE).await, EVE);
+        // 200 years of days, of which the book's flows reach about 35.
+        let (bounded, all) = (
+            discount_factor_rows(&on, EVE).await,
+            discount_factor_rows(&off, EVE).await,
+        );
+        assert!(
+            bounded * 3 < all,
+            "{partitions} partitions: {bounded} of {all} discount factors built"
+        );
+        assert!(bounded > 0);
+    }
 }
 
 #[tokio::test]
