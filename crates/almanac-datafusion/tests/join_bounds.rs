@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{assert_same, plan, rows, session};
-use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::{collect, displayable, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 
 const DYNAMIC: &str = "datafusion.optimizer.enable_join_dynamic_filter_pushdown";
@@ -104,4 +105,30 @@ async fn joins_that_keep_every_discount_factor_still_see_every_day() {
         let (got, want) = (rows(&on, &sql).await, rows(&off, &sql).await);
         assert_same(&got, &want, &sql);
     }
+}
+
+/// A plan run again (a recursive query's step, a scalar subquery) is reset
+/// first: the join makes no filter then, and the last run's bounds must not stay.
+#[tokio::test]
+async fn a_reset_plan_forgets_the_last_runs_bounds() {
+    let ctx = session(&[(DYNAMIC, "true")]).await;
+    let shown = |plan: &Arc<dyn ExecutionPlan>| displayable(plan.as_ref()).indent(true).to_string();
+    let physical = ctx
+        .sql(EVE)
+        .await
+        .expect("plan")
+        .create_physical_plan()
+        .await
+        .expect("physical plan");
+    assert!(shown(&physical).contains(BOUNDED));
+    let first = collect(Arc::clone(&physical), ctx.task_ctx())
+        .await
+        .expect("run");
+    let reset = reset_plan_states(physical).expect("reset");
+    assert!(!shown(&reset).contains(BOUNDED), "{}", shown(&reset));
+    let again = collect(reset, ctx.task_ctx()).await.expect("run again");
+    let concat = |b: &[datafusion::arrow::array::RecordBatch]| {
+        datafusion::arrow::compute::concat_batches(&b[0].schema(), b).expect("concat")
+    };
+    assert_same(&concat(&again), &concat(&first), EVE);
 }

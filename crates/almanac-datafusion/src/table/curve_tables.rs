@@ -352,6 +352,15 @@ impl ExecutionPlan for CurveTableExec {
         Ok(result.with_updated_node(Arc::new(taken)))
     }
 
+    /// A node for another run, without the join filters: they belong to the
+    /// join's last run (a reset join drops its own and makes none, so bounds
+    /// kept here would be that run's, not the next one's).
+    fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut fresh = self.clone_unstarted();
+        fresh.join_filters.clear();
+        Ok(Arc::new(fresh))
+    }
+
     fn with_new_children(
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
