@@ -138,21 +138,30 @@ impl ResetChains {
         } else {
             -1
         };
-        let mut first_window = None;
         fixing.clear();
         let mut until = chain.date(i + 1, (key, as_of), curves);
-        for accrual_start in accrual_starts {
+        let mut starts = accrual_starts.peekable();
+        // The first period's window is fixing 0.
+        if let Some(&start) = starts.peek() {
+            while start >= until {
+                i += 1;
+                until = chain.date(i + 1, (key, as_of), curves);
+            }
+        }
+        let first = i;
+        // (One `extend`, not a push a period: the vector's length is then
+        // not stored back on every one of a mortgage's ~300 periods.)
+        fixing.extend(starts.map(|accrual_start| {
             while accrual_start >= until {
                 i += 1;
                 until = chain.date(i + 1, (key, as_of), curves);
             }
-            let first = *first_window.get_or_insert(i);
-            fixing.push((i - first) as u32);
-        }
+            (i - first) as u32
+        }));
         // (Reset i's own forward, computed when reset i + 1's date was.)
         Walk {
             chain: at,
-            first: first_window.unwrap_or(i),
+            first,
             last: i,
         }
     }
