@@ -23,6 +23,11 @@ const EVE: &str = "SELECT f.scenario, f.currency, SUM(f.total * d.discount_facto
       ON f.scenario = d.scenario AND f.currency = d.currency AND f.pay_date = d.date \
     GROUP BY 1, 2 ORDER BY 1, 2";
 
+async fn physical_plan(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    let df = ctx.sql(sql).await.expect("plan");
+    df.create_physical_plan().await.expect("physical plan")
+}
+
 /// Rows of the discount factors that reached the operator above them.
 async fn discount_factor_rows(ctx: &SessionContext, sql: &str) -> usize {
     fn above_curve_table(node: &Arc<dyn ExecutionPlan>) -> Option<usize> {
@@ -32,13 +37,7 @@ async fn discount_factor_rows(ctx: &SessionContext, sql: &str) -> usize {
         }
         children.into_iter().find_map(above_curve_table)
     }
-    let physical = ctx
-        .sql(sql)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
+    let physical = physical_plan(ctx, sql).await;
     collect(Arc::clone(&physical), ctx.task_ctx())
         .await
         .expect("run");
@@ -113,13 +112,7 @@ async fn joins_that_keep_every_discount_factor_still_see_every_day() {
 async fn a_reset_plan_forgets_the_last_runs_bounds() {
     let ctx = session(&[(DYNAMIC, "true")]).await;
     let shown = |plan: &Arc<dyn ExecutionPlan>| displayable(plan.as_ref()).indent(true).to_string();
-    let physical = ctx
-        .sql(EVE)
-        .await
-        .expect("plan")
-        .create_physical_plan()
-        .await
-        .expect("physical plan");
+    let physical = physical_plan(&ctx, EVE).await;
     assert!(shown(&physical).contains(BOUNDED));
     let first = collect(Arc::clone(&physical), ctx.task_ctx())
         .await

@@ -43,6 +43,22 @@ impl DayBounds {
         hi: i32::MIN,
     };
 
+    /// `day` and every day after.
+    fn from_day(day: i32) -> DayBounds {
+        DayBounds {
+            lo: day,
+            ..DayBounds::ALL
+        }
+    }
+
+    /// Every day up to `day`.
+    fn until(day: i32) -> DayBounds {
+        DayBounds {
+            hi: day,
+            ..DayBounds::ALL
+        }
+    }
+
     /// Days in both.
     pub fn and(self, other: DayBounds) -> DayBounds {
         DayBounds {
@@ -93,23 +109,11 @@ pub(crate) fn day_bounds(filter: &Arc<dyn PhysicalExpr>, date: usize) -> DayBoun
         return match binary.op() {
             Operator::And => day_bounds(left, date).and(day_bounds(right, date)),
             op => compared_day(left, right, date).map_or(DayBounds::ALL, |day| match op {
-                Operator::GtEq => DayBounds {
-                    lo: day,
-                    ..DayBounds::ALL
-                },
-                Operator::Gt => DayBounds {
-                    lo: day.saturating_add(1),
-                    ..DayBounds::ALL
-                },
-                Operator::LtEq => DayBounds {
-                    hi: day,
-                    ..DayBounds::ALL
-                },
-                Operator::Lt => DayBounds {
-                    hi: day.saturating_sub(1),
-                    ..DayBounds::ALL
-                },
-                Operator::Eq => DayBounds { lo: day, hi: day },
+                Operator::GtEq => DayBounds::from_day(day),
+                Operator::Gt => DayBounds::from_day(day.saturating_add(1)),
+                Operator::LtEq => DayBounds::until(day),
+                Operator::Lt => DayBounds::until(day.saturating_sub(1)),
+                Operator::Eq => DayBounds::from_day(day).and(DayBounds::until(day)),
                 _ => DayBounds::ALL,
             }),
         };
