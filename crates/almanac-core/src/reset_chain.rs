@@ -140,24 +140,21 @@ impl ResetChains {
         };
         fixing.clear();
         let mut until = chain.date(i + 1, (key, as_of), curves);
-        let mut starts = accrual_starts.peekable();
-        // The first period's window is fixing 0.
-        if let Some(&start) = starts.peek() {
+        let no_period = i;
+        // The window of a period starting on `start`: the last reset on or before it.
+        let mut window_of = |start: Date| {
             while start >= until {
                 i += 1;
                 until = chain.date(i + 1, (key, as_of), curves);
             }
-        }
-        let first = i;
+            i
+        };
+        let mut starts = accrual_starts.peekable();
+        // The first period's window is fixing 0.
+        let first = starts.peek().map_or(no_period, |&start| window_of(start));
         // (One `extend`, not a push a period: the vector's length is then
         // not stored back on every one of a mortgage's ~300 periods.)
-        fixing.extend(starts.map(|accrual_start| {
-            while accrual_start >= until {
-                i += 1;
-                until = chain.date(i + 1, (key, as_of), curves);
-            }
-            (i - first) as u32
-        }));
+        fixing.extend(starts.map(|start| (window_of(start) - first) as u32));
         // (Reset i's own forward, computed when reset i + 1's date was.)
         Walk {
             chain: at,
