@@ -76,6 +76,8 @@ pub struct Projector {
     lane_rates: Vec<f64>,
     /// …and the discount factor each scenario's last forward ended on.
     lane_factors: Vec<f64>,
+    /// Scratch: a floater's fixings' prices, chunk by chunk, in `project_lanes`.
+    fixing_prices: Vec<FixingPrices>,
     /// Floaters' resets and forwards, shared by the floaters resetting on the same dates.
     reset_chains: ResetChains,
 }
@@ -178,6 +180,7 @@ impl Projector {
             window: None,
             lane_rates: Vec::new(),
             lane_factors: Vec::new(),
+            fixing_prices: Vec::new(),
             reset_chains: ResetChains::default(),
         }
     }
@@ -431,9 +434,31 @@ impl Projector {
         &mut self,
         instrument_id: &str,
         inst: &Instrument,
-        (indexes, tabled): (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
+        indexes: (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
         totals: &mut Vec<f64>,
     ) -> Result<()> {
+        self.add_totals_to(instrument_id, inst, indexes, (totals, |_, _| None))?;
+        Ok(())
+    }
+
+    /// The same totals, but added to the sums that `place` gives for the
+    /// flows' grid window and number (`n · indexes.len()` of them, laid out
+    /// as `totals`), when the flows lie on a grid and it gives them; else
+    /// stored in `totals`. True when added (`totals` is then scratch). A
+    /// single lane's are added as they are projected, in the time its
+    /// projection waits on its balance anyway, not in a second pass.
+    /// `place` is called only once nothing can fail, so an instrument in
+    /// error adds nothing.
+    pub fn add_totals_to<'s>(
+        &mut self,
+        instrument_id: &str,
+        inst: &Instrument,
+        (indexes, tabled): (&[Option<&ScenarioCurve>], Option<&LaneFactors>),
+        (totals, place): (
+            &mut Vec<f64>,
+            impl FnOnce(GridWindow, usize) -> Option<&'s mut [f64]>,
+        ),
+    ) -> Result<bool> {
         // A floater on tabled curves takes its fixings from its reset chain.
         let chained = match (&inst.floating, tabled) {
             (Some(terms), Some(tabled)) => {
@@ -443,29 +468,20 @@ impl Projector {
             }
             _ => false,
         };
-        let has_flows = match self.prepare(instrument_id, inst, !chained) {
-            Ok(has_flows) => has_flows && !indexes.is_empty(),
-            Err(e) => {
-                totals.clear();
-                return Err(e);
-            }
-        };
-        if !has_flows {
+        let has_flows = self.prepare(instrument_id, inst, !chained);
+        if !matches!(has_flows, Ok(true)) || indexes.is_empty() {
             totals.clear();
-            return Ok(());
+            return has_flows.map(|_| false);
         }
         let future = held_periods(&self.future, &self.grids, &self.on_grid);
-        let n = future.len();
-        // Every total is written below, so the last instrument's are left to
-        // be overwritten rather than zeroed first (a floater's are thousands).
-        totals.resize(n * indexes.len(), 0.0);
+        let (n, lanes) = (future.len(), indexes.len());
         // Every fixing's rate under every scenario first (`[fixing][lane]`):
         // each reads a discount factor table at a day of its own, and these
         // reads, independent of the balances, overlap instead of stalling them.
         let mut rates = std::mem::take(&mut self.lane_rates);
         rates.clear();
         match (&inst.floating, tabled) {
-            (None, _) => rates.resize(indexes.len(), inst.rate),
+            (None, _) => rates.resize(lanes, inst.rate),
             (Some(terms), Some(tabled)) if chained => {
                 let accrual_starts = future.iter().map(|f| f.period.accrual_start);
                 self.reset_chains.rates(
@@ -481,54 +497,57 @@ impl Projector {
             (Some(terms), _) => {
                 let fixing = (instrument_id, inst, terms);
                 let scratch = (&mut rates, &mut self.lane_factors);
-                fixed_rates(fixing, &self.fixings, (indexes, tabled), scratch)?;
-            }
-        }
-        // (`prepare_fixings` gave every period of a floater its fixing.)
-        let fixing_of = |j: usize| match inst.floating {
-            Some(_) => self.fixing[j] as usize,
-            None => 0,
-        };
-        if indexes.len() == 1 || inst.floating.is_none() {
-            // One lane (a fixed rate, the same under every index, or one
-            // scenario): its balance stays in a register instead of going
-            // through memory each period. Its run-off shares are computed
-            // here, in the time the loop waits on that balance anyway.
-            let (month_step, sign) = (month_step(inst), inst.side.sign());
-            let (mut b, mut pricing) = (inst.balance, Pricing::new());
-            // The fixing `pricing`'s rate is for (a fixed rate: set once).
-            let mut rates_of = None;
-            let shares = self.runoff_memo.shares(inst.prepayment_rate);
-            for (j, (future, total)) in future.iter().zip(totals.iter_mut()).enumerate() {
-                let runoff = shares.of(future.exposed_days);
-                let payments_left = (n - j) as i32;
-                let fixing = fixing_of(j);
-                if rates_of != Some(fixing) {
-                    pricing.set_rate(
-                        inst.amortization,
-                        rates[fixing],
-                        month_step,
-                        b,
-                        payments_left,
-                    );
-                    rates_of = Some(fixing);
+                let fixed = fixed_rates(fixing, &self.fixings, (indexes, tabled), scratch);
+                if let Err(e) = fixed {
+                    self.lane_rates = rates;
+                    totals.clear();
+                    return Err(e);
                 }
-                let (interest, principal, prepayment, balance_after) =
-                    period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
-                *total = signed_total(sign, interest, principal, prepayment);
-                b = balance_after;
             }
-            spread_lanes(totals, n, indexes.len());
-            self.lane_rates = rates;
-            return Ok(());
         }
-        let shares = self.runoff_memo.shares(inst.prepayment_rate);
-        fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
-        // (Several lanes: a floater, whose periods all have a fixing.)
-        let periods = (future, &self.runoff[..], &self.fixing[..]);
-        project_lanes(inst, periods, (&rates, indexes.len()), totals);
+        let placed = self
+            .window
+            .and_then(|window| place(window, n))
+            .filter(|sums| sums.len() == n * lanes);
+        let added = placed.is_some();
+        // (Every total is written below, so the last instrument's are left
+        // to be overwritten rather than zeroed first: a floater's are thousands.)
+        if lanes == 1 || inst.floating.is_none() {
+            // One lane (a fixed rate, the same under every index, or one
+            // scenario), spread to every lane.
+            let shares = self.runoff_memo.shares(inst.prepayment_rate);
+            let fixing = inst.floating.as_ref().map(|_| &self.fixing[..]);
+            match placed {
+                Some(sums) if lanes == 1 => {
+                    project_one_lane::<true>(inst, future, (shares, fixing, &rates), sums)
+                }
+                placed => {
+                    totals.resize(n * lanes, 0.0);
+                    project_one_lane::<false>(
+                        inst,
+                        future,
+                        (shares, fixing, &rates),
+                        &mut totals[..n],
+                    );
+                    spread_lanes(totals, n, lanes);
+                    if let Some(sums) = placed {
+                        add_to(sums, totals);
+                    }
+                }
+            }
+        } else {
+            let shares = self.runoff_memo.shares(inst.prepayment_rate);
+            fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
+            // (Several lanes: a floater, whose periods all have a fixing.)
+            let periods = (future, &self.runoff[..], &self.fixing[..]);
+            let scratch = &mut self.fixing_prices;
+            project_lanes(inst, periods, (&rates, lanes), (totals, scratch));
+            if let Some(sums) = placed {
+                add_to(sums, totals);
+            }
+        }
         self.lane_rates = rates;
-        Ok(())
+        Ok(added)
     }
 
     /// The pay dates of the instrument projected last, one per flow.
@@ -570,9 +589,57 @@ impl Projector {
     }
 }
 
+/// The totals of a single lane's `future` periods (a fixed rate, or a
+/// floater under one scenario: `fixing` gives each period's fixing in
+/// `rates`; a fixed rate has one), stored in `out` (`[period]`) or, if
+/// `ADD`, added to it. Its balance stays in a register instead of going
+/// through memory each period; its run-off shares are computed here, in
+/// the time the loop waits on that balance anyway.
+fn project_one_lane<const ADD: bool>(
+    inst: &Instrument,
+    future: &[FuturePeriod],
+    (shares, fixing, rates): (&mut RunoffShares, Option<&[u32]>, &[f64]),
+    out: &mut [f64],
+) {
+    let n = future.len();
+    let (month_step, sign) = (month_step(inst), inst.side.sign());
+    let (mut b, mut pricing) = (inst.balance, Pricing::new());
+    // The fixing `pricing`'s rate is for (a fixed rate: set once).
+    let mut rates_of = None;
+    for (j, (future, out)) in future.iter().zip(out.iter_mut()).enumerate() {
+        let runoff = shares.of(future.exposed_days);
+        let payments_left = (n - j) as i32;
+        let fixing = fixing.map_or(0, |fixing| fixing[j] as usize);
+        if rates_of != Some(fixing) {
+            pricing.set_rate(
+                inst.amortization,
+                rates[fixing],
+                month_step,
+                b,
+                payments_left,
+            );
+            rates_of = Some(fixing);
+        }
+        let (interest, principal, prepayment, balance_after) =
+            period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
+        let total = signed_total(sign, interest, principal, prepayment);
+        if ADD {
+            *out += total;
+        } else {
+            *out = total;
+        }
+        b = balance_after;
+    }
+}
+
 /// Each lane's totals of a floater's `future` periods (with their run-off
-/// shares and fixings), at `rates` (`[fixing · lanes + lane]`), into `totals`
-/// (`[period · lanes + lane]`), a chunk of [`LANES`] lanes at a time.
+/// shares and fixings), at `rates` (`[fixing · lanes + lane]`), a chunk of
+/// [`LANES`] lanes at a time, into `totals` (`[period · lanes + lane]`).
+/// `priced` is scratch for each fixing's [`FixingPrices`].
+///
+/// (Not added to sums directly, as [`project_one_lane`] can be: a chunk's
+/// spare lanes overlap the next period's, and a read of sums that a
+/// previous period's chunk partly wrote waits for that write to complete.)
 ///
 /// Compiled also for AVX-512 and AVX, chosen at run time: a chunk's eight
 /// lanes then fill one or two vector registers instead of four SSE2 ones
@@ -584,7 +651,7 @@ fn project_lanes(
     inst: &Instrument,
     (future, runoff, fixing): (&[FuturePeriod], &[f64], &[u32]),
     (rates, lanes): (&[f64], usize),
-    totals: &mut Vec<f64>,
+    (totals, priced): (&mut Vec<f64>, &mut Vec<FixingPrices>),
 ) {
     let n = future.len();
     let month_step = month_step(inst);
@@ -599,23 +666,35 @@ fn project_lanes(
     for chunk_at in (0..lanes.div_ceil(LANES)).rev() {
         let first_lane = chunk_at * LANES;
         let chunk_lanes = first_lane..lanes.min(first_lane + LANES);
-        let mut chunk = LaneChunk::new(inst.balance);
-        // A fixing's periods at a time (fixings change on the same period
-        // under every scenario): the rates set once at its start, then its
-        // periods with the chunk in registers. Were `set_rates`, a call, in
-        // the periods' loop, the chunk would live in memory, and each
-        // period's balance would wait on a store and a load.
+        // Every fixing's prices first: an annuity's (1 + p)^−k is a chain
+        // of a dozen multiplications that does not depend on the balances,
+        // so computed here, fixing after fixing, the chains overlap, where
+        // at each reset of the projection below they stalled it.
+        priced.clear();
         let mut first = 0;
         while first < n {
             let fixed = fixing[first];
             let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
             let fixed = fixed as usize;
-            chunk.set_rates(
+            let rates = &rates[fixed * lanes..(fixed + 1) * lanes][chunk_lanes.clone()];
+            let payments_left = (n - first) as i32;
+            priced.push(FixingPrices::new(
                 inst.amortization,
-                &rates[fixed * lanes..(fixed + 1) * lanes][chunk_lanes.clone()],
+                rates,
                 month_step,
-                (n - first) as i32,
-            );
+                payments_left,
+            ));
+            first = end;
+        }
+        let mut chunk = LaneChunk::new(inst.balance);
+        // A fixing's periods at a time (fixings change on the same period
+        // under every scenario): its prices set at its start, then its
+        // periods with the chunk in registers.
+        let mut first = 0;
+        for prices in priced.iter() {
+            let fixed = fixing[first];
+            let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
+            chunk.set_prices(prices, (n - first) as i32);
             let mut held = chunk;
             for j in first..end {
                 let payments_left = (n - j) as i32;
@@ -635,6 +714,13 @@ fn project_lanes(
         }
     }
     totals.truncate(n * lanes);
+}
+
+/// Adds each of `totals` to its sum in `sums`.
+fn add_to(sums: &mut [f64], totals: &[f64]) {
+    for (sum, total) in sums.iter_mut().zip(totals) {
+        *sum += total;
+    }
 }
 
 /// Spreads the `n` totals at the head of `totals` (`totals[j]`) to each of
@@ -763,6 +849,45 @@ fn held_periods<'a>(
     }
 }
 
+/// What one fixing's rates give each lane of a [`LaneChunk`] before any
+/// balance is known: the rate, its periodic rate p and, for an annuity,
+/// (1 + p)^−k over the payments left at the fixing's first period.
+#[derive(Debug, Clone, Copy)]
+struct FixingPrices {
+    annuity: bool,
+    rate: [f64; LANES],
+    p: [f64; LANES],
+    power: [f64; LANES],
+}
+
+impl FixingPrices {
+    /// `rates`: one per lane used (the spare lanes repeat the last);
+    /// `payments_left` at the fixing's first period.
+    #[inline(always)]
+    fn new(
+        amortization: Amortization,
+        rates: &[f64],
+        month_step: u32,
+        payments_left: i32,
+    ) -> FixingPrices {
+        let annuity = amortization == Amortization::Annuity;
+        let last = rates.last().copied().unwrap_or(f64::NAN);
+        let rate: [f64; LANES] = std::array::from_fn(|i| rates.get(i).copied().unwrap_or(last));
+        let p = rate.map(|rate| periodic_rate(rate, month_step));
+        let power = if annuity {
+            powi_chunk(p.map(|p| 1.0 + p), -payments_left)
+        } else {
+            [f64::NAN; LANES]
+        };
+        FixingPrices {
+            annuity,
+            rate,
+            p,
+            power,
+        }
+    }
+}
+
 /// The states of up to `LANES` scenarios in [`Projector::project_totals`]
 /// (lane s is the chunk's scenario s; spare lanes repeat its last scenario,
 /// and what they give is dropped), a field per array: a period's step runs
@@ -790,44 +915,31 @@ impl LaneChunk {
         }
     }
 
-    /// Sets each lane's rate (`rates`: one per lane used) as
-    /// [`Pricing::set_rate`] does, with the same bits, but the whole chunk at
-    /// once: a floating annuity re-levels its payment under every scenario at
-    /// every reset, and one lane at a time the power and division in it
-    /// stalled the projection.
-    fn set_rates(
-        &mut self,
-        amortization: Amortization,
-        rates: &[f64],
-        month_step: u32,
-        payments_left: i32,
-    ) {
-        let annuity = amortization == Amortization::Annuity;
-        let last = rates.last().copied().unwrap_or(f64::NAN);
-        let rates: [f64; LANES] = std::array::from_fn(|i| rates.get(i).copied().unwrap_or(last));
-        let new_p = rates.map(|rate| periodic_rate(rate, month_step));
-        // (1 + p)^−k for every lane (unused unless an annuity).
-        let power = if annuity {
-            powi_chunk(new_p.map(|p| 1.0 + p), -payments_left)
-        } else {
-            [f64::NAN; LANES]
-        };
+    /// Sets each lane's rate, as [`Pricing::set_rate`] does, with the same
+    /// bits, from the fixing's `prices`, at the chunk's balances with
+    /// `payments_left`: a lane whose rate changed takes the rate's periodic
+    /// rate and, an annuity, its level payment on the balance at hand.
+    /// (A lane whose rate did not change keeps its payment; its periodic
+    /// rate and growth, functions of the rate, are the same bits anyway.)
+    /// Without a branch per lane, so that it runs in vector registers.
+    #[inline(always)]
+    fn set_prices(&mut self, prices: &FixingPrices, payments_left: i32) {
+        let k = f64::from(payments_left);
         for i in 0..LANES {
-            if rates[i].to_bits() == self.rate[i].to_bits() {
-                continue;
+            let changed = prices.rate[i].to_bits() != self.rate[i].to_bits();
+            let (b, p) = (self.balance[i], prices.p[i]);
+            // `level_payment`, on the power computed ahead.
+            let payment = if p == 0.0 {
+                b / k
+            } else {
+                level_payment_on(b, p, prices.power[i])
+            };
+            if changed && prices.annuity {
+                self.payment[i] = payment;
             }
-            self.rate[i] = rates[i];
-            self.p[i] = new_p[i];
-            self.growth[i] = 1.0 + new_p[i];
-            if annuity {
-                // `level_payment`, on the power computed above.
-                let (b, p) = (self.balance[i], new_p[i]);
-                self.payment[i] = if p == 0.0 {
-                    level_payment(b, p, payments_left)
-                } else {
-                    level_payment_on(b, p, power[i])
-                };
-            }
+            self.rate[i] = prices.rate[i];
+            self.p[i] = p;
+            self.growth[i] = 1.0 + p;
         }
     }
 
@@ -1578,6 +1690,29 @@ mod tests {
         projector
             .project_totals("x", inst, indexes, &mut totals)
             .unwrap();
+        // Added to sums instead, on a grid: each sum grows by its total.
+        let start = |k: usize| 1e6 + k as f64 * 0.37;
+        let mut sums: Vec<f64> = (0..totals.len()).map(start).collect();
+        let mut placed = None;
+        let added = projector
+            .add_totals_to(
+                "x",
+                inst,
+                indexes,
+                (&mut Vec::new(), |window, n| {
+                    placed = Some((window, n));
+                    Some(&mut sums[..])
+                }),
+            )
+            .unwrap();
+        assert_eq!(added, projector.grid_window().is_some());
+        if added {
+            let n = totals.len() / indexes.0.len();
+            assert_eq!(placed, Some((projector.grid_window().unwrap(), n)));
+            for (k, (sum, total)) in sums.iter().zip(&totals).enumerate() {
+                assert_eq!(sum.to_bits(), (start(k) + total).to_bits(), "sum {k}");
+            }
+        }
         totals
     }
 

@@ -494,6 +494,23 @@ impl Presum {
         matches!(self.summed.as_slice(), [(_, Gen::Total)])
     }
 
+    /// The sums of (group, `lanes` = 1: every scenario, or one per scenario)
+    /// over `window`'s next `n` periods, where an instrument's flow totals on
+    /// them are added (only when [`Presum::sums_totals_only`]), laid out as
+    /// [`Presum::add_totals`] takes them; `None` if the grid cannot hold them.
+    pub fn grid_totals(
+        &mut self,
+        group: u32,
+        lanes: usize,
+        window: GridWindow,
+        n: usize,
+    ) -> Option<&mut [f64]> {
+        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
+        debug_assert!(lanes == 1 || lanes == self.scenarios);
+        self.on_grids
+            .window(group, slot, window, n, lanes, &mut self.bytes)
+    }
+
     /// Adds one instrument's flow totals (only when [`Presum::sums_totals_only`]):
     /// `lanes` = 1, the same under every scenario (slot 0), or one per
     /// scenario side by side (`totals[j · lanes + s]`), paid on `pay_dates`
@@ -506,19 +523,14 @@ impl Presum {
         window: Option<GridWindow>,
         pay_dates: impl ExactSizeIterator<Item = Date>,
     ) {
-        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
-        debug_assert!(lanes == 1 || lanes == self.scenarios);
         let n = pay_dates.len();
-        let on_grid = window.and_then(|window| {
-            self.on_grids
-                .window(group, slot, window, n, lanes, &mut self.bytes)
-        });
-        if let Some(sums) = on_grid {
+        if let Some(sums) = window.and_then(|window| self.grid_totals(group, lanes, window, n)) {
             for (sum, total) in sums.iter_mut().zip(totals) {
                 *sum += total;
             }
             return;
         }
+        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
         for (j, date) in pay_dates.enumerate() {
             let day = self.day(date);
             let at = self.block_of(group, slot, day);

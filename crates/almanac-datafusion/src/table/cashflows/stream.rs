@@ -294,15 +294,21 @@ fn sum_row(
             // (Most rows: no allocation.)
             None => (&[None][..], None),
         };
-        projector.project_totals(valid.id, &inst, indexes, totals)?;
-        let window = projector.grid_window();
-        presum.add_totals(
-            group,
-            totals,
-            indexes.0.len(),
-            window,
-            projector.pay_dates(),
-        );
+        // Added to their grid's sums as they are projected, else after.
+        let lanes = indexes.0.len();
+        let sums = &mut *presum;
+        let added = projector.add_totals_to(
+            valid.id,
+            &inst,
+            indexes,
+            (totals, move |window, n| {
+                sums.grid_totals(group, lanes, window, n)
+            }),
+        )?;
+        if !added {
+            let (window, pay_dates) = (projector.grid_window(), projector.pay_dates());
+            presum.add_totals(group, totals, lanes, window, pay_dates);
+        }
     } else if shared {
         let inst = under_scenario(&valid.instrument, first);
         flows.clear();
