@@ -541,10 +541,7 @@ impl Projector {
             // (Several lanes: a floater, whose periods all have a fixing.)
             let periods = (future, &self.runoff[..], &self.fixing[..]);
             let scratch = &mut self.fixing_prices;
-            project_lanes(inst, periods, (&rates, lanes), (totals, scratch));
-            if let Some(sums) = placed {
-                add_to(sums, totals);
-            }
+            project_lanes(inst, periods, (&rates, lanes), (totals, placed, scratch));
         }
         self.lane_rates = rates;
         Ok(added)
@@ -634,12 +631,16 @@ fn project_one_lane<const ADD: bool>(
 
 /// Each lane's totals of a floater's `future` periods (with their run-off
 /// shares and fixings), at `rates` (`[fixing · lanes + lane]`), a chunk of
-/// [`LANES`] lanes at a time, into `totals` (`[period · lanes + lane]`).
-/// `priced` is scratch for each fixing's [`FixingPrices`].
+/// [`LANES`] lanes at a time, into `totals` (`[period · lanes + lane]`),
+/// then added to `sums` (laid out the same) if given. `priced` is scratch
+/// for each fixing's [`FixingPrices`].
 ///
-/// (Not added to sums directly, as [`project_one_lane`] can be: a chunk's
-/// spare lanes overlap the next period's, and a read of sums that a
-/// previous period's chunk partly wrote waits for that write to complete.)
+/// A chunk's totals are stored first, not added to the sums directly as
+/// [`project_one_lane`] can: a chunk's spare lanes overlap the next period's,
+/// and reading a sum that the previous period's chunk partly wrote would
+/// wait for that write to complete. With one chunk, a fixing's totals are
+/// added once the next fixing's periods are projected (so their stores are
+/// done), and the additions overlap the projection's wait on its balances.
 ///
 /// Compiled also for AVX-512 and AVX, chosen at run time: a chunk's eight
 /// lanes then fill one or two vector registers instead of four SSE2 ones
@@ -651,7 +652,7 @@ fn project_lanes(
     inst: &Instrument,
     (future, runoff, fixing): (&[FuturePeriod], &[f64], &[u32]),
     (rates, lanes): (&[f64], usize),
-    (totals, priced): (&mut Vec<f64>, &mut Vec<FixingPrices>),
+    (totals, mut sums, priced): (&mut Vec<f64>, Option<&mut [f64]>, &mut Vec<FixingPrices>),
 ) {
     let n = future.len();
     let month_step = month_step(inst);
@@ -691,9 +692,16 @@ fn project_lanes(
         // under every scenario): its prices set at its start, then its
         // periods with the chunk in registers.
         let mut first = 0;
+        // The periods whose totals are final but not yet added.
+        let mut unadded = 0..0;
         for prices in priced.iter() {
             let fixed = fixing[first];
             let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
+            if let (Some(sums), true) = (sums.as_deref_mut(), lanes <= LANES) {
+                let slots = unadded.start * lanes..unadded.end * lanes;
+                add_to(&mut sums[slots.clone()], &totals[slots]);
+                unadded = unadded.end..first;
+            }
             chunk.set_prices(prices, (n - first) as i32);
             let mut held = chunk;
             for j in first..end {
@@ -712,11 +720,19 @@ fn project_lanes(
             chunk = held;
             first = end;
         }
+        if let (Some(sums), true) = (sums.as_deref_mut(), lanes <= LANES) {
+            let slots = unadded.start * lanes..n * lanes;
+            add_to(&mut sums[slots.clone()], &totals[slots]);
+        }
     }
     totals.truncate(n * lanes);
+    if let (Some(sums), false) = (sums, lanes <= LANES) {
+        add_to(sums, totals);
+    }
 }
 
 /// Adds each of `totals` to its sum in `sums`.
+#[inline(always)]
 fn add_to(sums: &mut [f64], totals: &[f64]) {
     for (sum, total) in sums.iter_mut().zip(totals) {
         *sum += total;
