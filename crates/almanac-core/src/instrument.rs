@@ -100,20 +100,18 @@ impl FloatingTerms {
         rate
     }
 
-    /// [`FloatingTerms::all_in`] of each of `forwards`, in place: the same
-    /// operations in the same order, a pass each over the whole slice.
-    pub fn all_in_each(&self, forwards: &mut [f64]) {
-        for rate in forwards.iter_mut() {
-            *rate += self.spread;
-        }
-        if let Some(floor) = self.floor {
-            for rate in forwards.iter_mut() {
-                *rate = rate.max(floor);
-            }
-        }
-        if let Some(cap) = self.cap {
-            for rate in forwards.iter_mut() {
-                *rate = rate.min(cap);
+    /// Appends [`FloatingTerms::all_in`] of each of `forwards` to `rates`:
+    /// the same operations in the same order, in one pass with no test per
+    /// rate (a loop for each case of floor and cap).
+    pub fn extend_all_in(&self, rates: &mut Vec<f64>, forwards: &[f64]) {
+        let spread = self.spread;
+        let each = forwards.iter();
+        match (self.floor, self.cap) {
+            (None, None) => rates.extend(each.map(|f| f + spread)),
+            (Some(floor), None) => rates.extend(each.map(|f| (f + spread).max(floor))),
+            (None, Some(cap)) => rates.extend(each.map(|f| (f + spread).min(cap))),
+            (Some(floor), Some(cap)) => {
+                rates.extend(each.map(|f| (f + spread).max(floor).min(cap)))
             }
         }
     }

@@ -85,7 +85,7 @@ impl ResetChains {
         let (chain, last) = (&self.chains[walk.chain], walk.last);
         // The resets on or before as_of (or before the chain) keep the rate
         // column; the rest, after as_of, are consecutive on the chain (its
-        // dates rise): their forwards are copied and made all-in in one pass.
+        // dates rise): their forwards are made all-in as they are copied.
         let after_as_of = chain.dates.partition_point(|&date| date <= as_of) as i64;
         let projected = after_as_of.clamp(walk.first, last + 1);
         rates.clear();
@@ -94,10 +94,8 @@ impl ResetChains {
             (projected - walk.first) as usize * lanes,
         ));
         if projected <= last {
-            let forwards = projected as usize * lanes..(last as usize + 1) * lanes;
-            let at = rates.len();
-            rates.extend_from_slice(&chain.forwards[forwards]);
-            terms.all_in_each(&mut rates[at..]);
+            let forwards = &chain.forwards[projected as usize * lanes..(last as usize + 1) * lanes];
+            terms.extend_all_in(rates, forwards);
         }
     }
 
