@@ -25,7 +25,8 @@
 //! sums kept per grid period (`grid_sums`), consecutive flows to consecutive
 //! sums with no lookup per flow, and dated when emitted. When only `total` is
 //! summed, the projector gives the totals alone, a floater's under every
-//! scenario in one pass (`Projector::project_totals`), and no flow is built.
+//! scenario in one pass, and adds them to the grid sums itself
+//! (`Projector::add_totals_to`, given `Presum::grid_totals`); no flow is built.
 
 use datafusion::common::HashMap;
 use std::sync::Arc;
