@@ -600,6 +600,22 @@ fn project_one_lane<const ADD: bool>(
 ) {
     let n = future.len();
     let (month_step, sign) = (month_step(inst), inst.side.sign());
+    if let (None, Some(&rate)) = (fixing, rates.first()) {
+        // A fixed rate, set once; then every period but the last repays
+        // the same way: one loop for each way, with no test of it per period.
+        let mut pricing = Pricing::new();
+        pricing.set_rate(inst.amortization, rate, month_step, inst.balance, n as i32);
+        let lane = (inst, future, shares, pricing);
+        // (With two payments left, no repayment is the last one's.)
+        match Repayment::of(inst, 2) {
+            Repayment::Level => fixed_lane::<ADD>(lane, |_| Repayment::Level, out),
+            Repayment::Linear(_) => fixed_lane::<ADD>(lane, |k| Repayment::Linear(k), out),
+            Repayment::Bullet | Repayment::Final => {
+                fixed_lane::<ADD>(lane, |_| Repayment::Bullet, out)
+            }
+        }
+        return;
+    }
     let (mut b, mut pricing) = (inst.balance, Pricing::new());
     // The fixing `pricing`'s rate is for (a fixed rate: set once).
     let mut rates_of = None;
@@ -626,6 +642,44 @@ fn project_one_lane<const ADD: bool>(
             *out = total;
         }
         b = balance_after;
+    }
+}
+
+/// [`project_one_lane`] for a fixed rate, priced by `pricing`, whose
+/// periods but the last repay as `repayment` says, given the payments left
+/// (as a float): the same operations, so the same bits.
+#[inline(always)]
+fn fixed_lane<const ADD: bool>(
+    (inst, future, shares, mut pricing): (&Instrument, &[FuturePeriod], &mut RunoffShares, Pricing),
+    repayment: impl Fn(f64) -> Repayment,
+    out: &mut [f64],
+) {
+    let Some((last, before)) = future.split_last() else {
+        return;
+    };
+    let (n, sign) = (future.len(), inst.side.sign());
+    let mut b = inst.balance;
+    let put = |out: &mut f64, (interest, principal, prepayment): (f64, f64, f64)| {
+        let total = signed_total(sign, interest, principal, prepayment);
+        if ADD {
+            *out += total;
+        } else {
+            *out = total;
+        }
+    };
+    for (j, (period, out)) in before.iter().zip(out.iter_mut()).enumerate() {
+        let runoff = shares.of(period.exposed_days);
+        let repayment = repayment((n - j) as f64);
+        let (interest, principal, prepayment, balance_after) =
+            amounts_as(repayment, period, runoff, b, &mut pricing);
+        put(out, (interest, principal, prepayment));
+        b = balance_after;
+    }
+    if let Some(out) = out.get_mut(n - 1) {
+        let runoff = shares.of(last.exposed_days);
+        let (interest, principal, prepayment, _) =
+            amounts_as(Repayment::Final, last, runoff, b, &mut pricing);
+        put(out, (interest, principal, prepayment));
     }
 }
 
@@ -1084,8 +1138,20 @@ fn period_amounts(
     pricing: &mut Pricing,
     payments_left: i32,
 ) -> (f64, f64, f64, f64) {
-    let interest = b * pricing.rate * future.accrual_years;
     let repayment = Repayment::of(inst, payments_left);
+    amounts_as(repayment, future, runoff, b, pricing)
+}
+
+/// [`period_amounts`], given how the period repays.
+#[inline(always)]
+fn amounts_as(
+    repayment: Repayment,
+    future: &FuturePeriod,
+    runoff: f64,
+    b: f64,
+    pricing: &mut Pricing,
+) -> (f64, f64, f64, f64) {
+    let interest = b * pricing.rate * future.accrual_years;
     let (principal, after_schedule) =
         repayment.scheduled(b, pricing.p, pricing.growth, pricing.payment);
     if runs_off(runoff, repayment) {
