@@ -76,8 +76,9 @@ pub struct Projector {
     lane_rates: Vec<f64>,
     /// …and the discount factor each scenario's last forward ended on.
     lane_factors: Vec<f64>,
-    /// Scratch: a floater's fixings' prices, chunk by chunk, in `project_lanes`.
-    fixing_prices: Vec<FixingPrices>,
+    /// Scratch: a floater's fixings' prices (each with the period after its
+    /// last), chunk by chunk, in `project_lanes`.
+    fixing_prices: Vec<(usize, FixingPrices)>,
     /// Floaters' resets and forwards, shared by the floaters resetting on the same dates.
     reset_chains: ResetChains,
 }
@@ -616,8 +617,9 @@ fn project_one_lane<const ADD: bool>(
         }
         return;
     }
+    // A floater under one scenario: its rate set again at each new fixing.
     let (mut b, mut pricing) = (inst.balance, Pricing::new());
-    // The fixing `pricing`'s rate is for (a fixed rate: set once).
+    // The fixing `pricing`'s rate is for.
     let mut rates_of = None;
     for (j, (future, out)) in future.iter().zip(out.iter_mut()).enumerate() {
         let runoff = shares.of(future.exposed_days);
@@ -687,7 +689,7 @@ fn fixed_lane<const ADD: bool>(
 /// shares and fixings), at `rates` (`[fixing · lanes + lane]`), a chunk of
 /// [`LANES`] lanes at a time, into `totals` (`[period · lanes + lane]`),
 /// then added to `sums` (laid out the same) if given. `priced` is scratch
-/// for each fixing's [`FixingPrices`].
+/// for each fixing's [`FixingPrices`] and the period after its last.
 ///
 /// A chunk's totals are stored first, not added to the sums directly as
 /// [`project_one_lane`] can: a chunk's spare lanes overlap the next period's,
@@ -706,7 +708,11 @@ fn project_lanes(
     inst: &Instrument,
     (future, runoff, fixing): (&[FuturePeriod], &[f64], &[u32]),
     (rates, lanes): (&[f64], usize),
-    (totals, mut sums, priced): (&mut Vec<f64>, Option<&mut [f64]>, &mut Vec<FixingPrices>),
+    (totals, mut sums, priced): (
+        &mut Vec<f64>,
+        Option<&mut [f64]>,
+        &mut Vec<(usize, FixingPrices)>,
+    ),
 ) {
     let n = future.len();
     let month_step = month_step(inst);
@@ -733,12 +739,8 @@ fn project_lanes(
             let fixed = fixed as usize;
             let rates = &rates[fixed * lanes..(fixed + 1) * lanes][chunk_lanes.clone()];
             let payments_left = (n - first) as i32;
-            priced.push(FixingPrices::new(
-                inst.amortization,
-                rates,
-                month_step,
-                payments_left,
-            ));
+            let prices = FixingPrices::new(inst.amortization, rates, month_step, payments_left);
+            priced.push((end, prices));
             first = end;
         }
         let mut chunk = LaneChunk::new(inst.balance);
@@ -748,9 +750,7 @@ fn project_lanes(
         let mut first = 0;
         // The periods whose totals are final but not yet added.
         let mut unadded = 0..0;
-        for prices in priced.iter() {
-            let fixed = fixing[first];
-            let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
+        for &(end, ref prices) in priced.iter() {
             if let (Some(sums), true) = (sums.as_deref_mut(), lanes <= LANES) {
                 let slots = unadded.start * lanes..unadded.end * lanes;
                 add_to(&mut sums[slots.clone()], &totals[slots]);

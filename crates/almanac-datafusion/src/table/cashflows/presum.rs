@@ -78,6 +78,16 @@ fn push_amounts(summed: &[(usize, Gen)], flow: &Flow, out: &mut Vec<f64>) {
     }
 }
 
+/// The scenario slot of an instrument's totals in `lanes` lanes: 1, the
+/// same under every scenario (slot 0), or one per scenario side by side.
+fn totals_slot(lanes: usize) -> u64 {
+    if lanes == 1 {
+        0
+    } else {
+        ALL_SCENARIOS
+    }
+}
+
 /// The physical optimizer rule; see the module documentation.
 #[derive(Debug, Default)]
 pub struct PresumCashflows;
@@ -506,8 +516,8 @@ impl Presum {
         window: GridWindow,
         n: usize,
     ) -> Option<&mut [f64]> {
-        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
         debug_assert!(lanes == 1 || lanes == self.scenarios);
+        let slot = totals_slot(lanes);
         self.on_grids
             .window(group, slot, window, n, lanes, &mut self.bytes)
     }
@@ -531,7 +541,7 @@ impl Presum {
             }
             return;
         }
-        let slot = if lanes == 1 { 0 } else { ALL_SCENARIOS };
+        let slot = totals_slot(lanes);
         for (j, date) in pay_dates.enumerate() {
             let day = self.day(date);
             let at = self.block_of(group, slot, day);
