@@ -55,6 +55,21 @@ async fn sums_pushed_into_cashflows_equal_the_plain_plan() {
     }
 }
 
+/// Over pre-summed rows, each row is its own partial state: no partial
+/// aggregate hashes them again (the final one still merges the partitions).
+#[tokio::test]
+async fn pre_summed_rows_go_to_the_final_aggregate_unhashed() {
+    let sql = "SELECT scenario, UPPER(currency) AS ccy, pay_date, SUM(total) AS total \
+               FROM cashflows('instruments', DATE '2025-12-31', 'bcbs') GROUP BY 1, 2, 3";
+    let partials = |plan: &str| plan.matches("AggregateExec: mode=Partial").count();
+    let on = plan(&session(true, false).await, sql).await;
+    let off = plan(&session(false, false).await, sql).await;
+    assert_eq!(partials(&off), 1, "{off}");
+    assert_eq!(partials(&on), 0, "{on}");
+    assert!(on.contains("mode=FinalPartitioned"), "{on}");
+    assert!(on.contains("presum"), "{on}");
+}
+
 #[tokio::test]
 async fn shapes_where_early_sums_would_be_wrong_are_left_alone() {
     let on = session(true, false).await;
