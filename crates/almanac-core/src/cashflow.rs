@@ -81,6 +81,51 @@ pub struct Projector {
     fixing_prices: Vec<(usize, FixingPrices)>,
     /// Floaters' resets and forwards, shared by the floaters resetting on the same dates.
     reset_chains: ResetChains,
+    /// The runs of `future` periods sharing a fixing, for `project_lanes`
+    /// and `project_one_lane`.
+    fixing_runs: FixingRuns,
+}
+
+/// Runs of consecutive periods that share a floater's fixing: each covers
+/// the periods from the previous run's end (0 for the first) to its own
+/// `end`, at fixing `fixing` (numbered from the first period's; a reset
+/// that no period starts after is skipped). Each run is a new fixing.
+#[derive(Debug, Default)]
+pub(crate) struct FixingRuns {
+    /// (end, fixing)
+    runs: Vec<(u32, u32)>,
+}
+
+impl FixingRuns {
+    pub fn clear(&mut self) {
+        self.runs.clear();
+    }
+
+    /// A run to `end` at `fixing`, after the others.
+    pub fn push(&mut self, end: u32, fixing: u32) {
+        self.runs.push((end, fixing));
+    }
+
+    /// The runs of periods whose fixings are `fixing` (one per period).
+    fn set_from(&mut self, fixing: &[u32]) {
+        self.runs.clear();
+        for (j, &f) in fixing.iter().enumerate() {
+            match self.runs.last_mut() {
+                Some((end, last)) if *last == f => *end = j as u32 + 1,
+                _ => self.runs.push((j as u32 + 1, f)),
+            }
+        }
+    }
+
+    /// Each run's (first period, end, fixing).
+    fn iter(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let mut first = 0;
+        self.runs.iter().map(move |&(end, fixing)| {
+            let run = (first, end as usize, fixing as usize);
+            first = end as usize;
+            run
+        })
+    }
 }
 
 /// One rate fixing of a floater: what its forward needs besides the
@@ -183,6 +228,7 @@ impl Projector {
             lane_factors: Vec::new(),
             fixing_prices: Vec::new(),
             reset_chains: ResetChains::default(),
+            fixing_runs: FixingRuns::default(),
         }
     }
 
@@ -484,16 +530,13 @@ impl Projector {
         match (&inst.floating, tabled) {
             (None, _) => rates.resize(lanes, inst.rate),
             (Some(terms), Some(tabled)) if chained => {
-                let accrual_starts = future.iter().map(|f| f.period.accrual_start);
                 self.reset_chains.rates(
                     (inst, terms),
                     self.as_of,
-                    accrual_starts,
+                    future,
                     (indexes, tabled),
-                    (&mut rates, &mut self.fixing),
+                    (&mut rates, &mut self.fixing_runs),
                 );
-                // (`fixing` is no longer `prepare_fixings`'.)
-                self.fixings_of = None;
             }
             (Some(terms), _) => {
                 let fixing = (instrument_id, inst, terms);
@@ -504,6 +547,7 @@ impl Projector {
                     totals.clear();
                     return Err(e);
                 }
+                self.fixing_runs.set_from(&self.fixing);
             }
         }
         let placed = self
@@ -517,7 +561,7 @@ impl Projector {
             // One lane (a fixed rate, the same under every index, or one
             // scenario), spread to every lane.
             let shares = self.runoff_memo.shares(inst.prepayment_rate);
-            let fixing = inst.floating.as_ref().map(|_| &self.fixing[..]);
+            let fixing = inst.floating.as_ref().map(|_| &self.fixing_runs);
             match placed {
                 Some(sums) if lanes == 1 => {
                     project_one_lane::<true>(inst, future, (shares, fixing, &rates), sums)
@@ -540,7 +584,7 @@ impl Projector {
             let shares = self.runoff_memo.shares(inst.prepayment_rate);
             fill_runoff(future, shares, (&mut self.runoff, &mut self.runoff_rate));
             // (Several lanes: a floater, whose periods all have a fixing.)
-            let periods = (future, &self.runoff[..], &self.fixing[..]);
+            let periods = (future, &self.runoff[..], &self.fixing_runs);
             let scratch = &mut self.fixing_prices;
             project_lanes(inst, periods, (&rates, lanes), (totals, placed, scratch));
         }
@@ -588,15 +632,15 @@ impl Projector {
 }
 
 /// The totals of a single lane's `future` periods (a fixed rate, or a
-/// floater under one scenario: `fixing` gives each period's fixing in
-/// `rates`; a fixed rate has one), stored in `out` (`[period]`) or, if
+/// floater under one scenario: `fixing` gives the runs of periods at each
+/// fixing in `rates`; a fixed rate has one), stored in `out` (`[period]`) or, if
 /// `ADD`, added to it. Its balance stays in a register instead of going
 /// through memory each period; its run-off shares are computed here, in
 /// the time the loop waits on that balance anyway.
 fn project_one_lane<const ADD: bool>(
     inst: &Instrument,
     future: &[FuturePeriod],
-    (shares, fixing, rates): (&mut RunoffShares, Option<&[u32]>, &[f64]),
+    (shares, fixing, rates): (&mut RunoffShares, Option<&FixingRuns>, &[f64]),
     out: &mut [f64],
 ) {
     let n = future.len();
@@ -619,31 +663,29 @@ fn project_one_lane<const ADD: bool>(
     }
     // A floater under one scenario: its rate set again at each new fixing.
     let (mut b, mut pricing) = (inst.balance, Pricing::new());
-    // The fixing `pricing`'s rate is for.
-    let mut rates_of = None;
-    for (j, (future, out)) in future.iter().zip(out.iter_mut()).enumerate() {
-        let runoff = shares.of(future.exposed_days);
-        let payments_left = (n - j) as i32;
-        let fixing = fixing.map_or(0, |fixing| fixing[j] as usize);
-        if rates_of != Some(fixing) {
-            pricing.set_rate(
-                inst.amortization,
-                rates[fixing],
-                month_step,
-                b,
-                payments_left,
-            );
-            rates_of = Some(fixing);
+    for (first, end, fixed) in fixing.into_iter().flat_map(FixingRuns::iter) {
+        let payments_left = (n - first) as i32;
+        pricing.set_rate(
+            inst.amortization,
+            rates[fixed],
+            month_step,
+            b,
+            payments_left,
+        );
+        let periods = future[first..end].iter().zip(&mut out[first..end]);
+        for (j, (future, out)) in (first..end).zip(periods) {
+            let runoff = shares.of(future.exposed_days);
+            let payments_left = (n - j) as i32;
+            let (interest, principal, prepayment, balance_after) =
+                period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
+            let total = signed_total(sign, interest, principal, prepayment);
+            if ADD {
+                *out += total;
+            } else {
+                *out = total;
+            }
+            b = balance_after;
         }
-        let (interest, principal, prepayment, balance_after) =
-            period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
-        let total = signed_total(sign, interest, principal, prepayment);
-        if ADD {
-            *out += total;
-        } else {
-            *out = total;
-        }
-        b = balance_after;
     }
 }
 
@@ -706,7 +748,7 @@ fn fixed_lane<const ADD: bool>(
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
 fn project_lanes(
     inst: &Instrument,
-    (future, runoff, fixing): (&[FuturePeriod], &[f64], &[u32]),
+    (future, runoff, fixing): (&[FuturePeriod], &[f64], &FixingRuns),
     (rates, lanes): (&[f64], usize),
     (totals, mut sums, priced): (
         &mut Vec<f64>,
@@ -732,16 +774,11 @@ fn project_lanes(
         // so computed here, fixing after fixing, the chains overlap, where
         // at each reset of the projection below they stalled it.
         priced.clear();
-        let mut first = 0;
-        while first < n {
-            let fixed = fixing[first];
-            let end = first + fixing[first..].iter().take_while(|&&f| f == fixed).count();
-            let fixed = fixed as usize;
+        for (first, end, fixed) in fixing.iter() {
             let rates = &rates[fixed * lanes..(fixed + 1) * lanes][chunk_lanes.clone()];
             let payments_left = (n - first) as i32;
             let prices = FixingPrices::new(inst.amortization, rates, month_step, payments_left);
             priced.push((end, prices));
-            first = end;
         }
         let mut chunk = LaneChunk::new(inst.balance);
         // A fixing's periods at a time (fixings change on the same period
@@ -1465,6 +1502,19 @@ mod tests {
 
     /// ACTUS test case ann02: 100,000 at 7 %, 30E/360, monthly, 10 years:
     /// payment 1161.08479, first interest 583.33333, first principal 577.75146.
+    /// A run per change of fixing, skipped fixings kept, every period in one.
+    #[test]
+    fn fixing_runs_cover_each_period_at_its_fixing() {
+        let mut runs = FixingRuns::default();
+        runs.set_from(&[0, 0, 1, 1, 1, 3]);
+        let got: Vec<_> = runs.iter().collect();
+        assert_eq!(got, [(0, 2, 0), (2, 5, 1), (5, 6, 3)]);
+        runs.set_from(&[]);
+        assert_eq!(runs.iter().count(), 0);
+        runs.push(1, 0);
+        assert_eq!(runs.iter().collect::<Vec<_>>(), [(0, 1, 0)]);
+    }
+
     #[test]
     fn actus_ann02() {
         let f = flows(raw("ann02"), d(2024, 12, 31), None);

@@ -15,10 +15,10 @@
 
 use foldhash::HashMap;
 
-use crate::cashflow::ForwardTimes;
+use crate::cashflow::{FixingRuns, ForwardTimes};
 use crate::date::Date;
 use crate::daycount::DayCount;
-use crate::grid::{first_month_in_phase, grid_date, month_index};
+use crate::grid::{first_month_in_phase, grid_date, month_index, FuturePeriod};
 use crate::instrument::{FloatingTerms, Instrument};
 use crate::scenario::{LaneFactors, ScenarioCurve};
 
@@ -60,8 +60,9 @@ struct Walk {
 }
 
 impl ResetChains {
-    /// Each of `accrual_starts`' fixing (numbered from the first period's, in
-    /// `fixing`) and every fixing's all-in rate under each lane (`rates[f ·
+    /// The runs of `future` periods that share a fixing (in `runs`, as
+    /// [`FixingRuns`] lays them out, fixings numbered from the first
+    /// period's) and every fixing's all-in rate under each lane (`rates[f ·
     /// lanes + s]`), as [`crate::cashflow`]'s own fixings give them, bit for
     /// bit. `terms` (the floater's, `inst.floating`) turn an index forward
     /// into its rate; resets on or before as_of keep its rate column.
@@ -70,18 +71,12 @@ impl ResetChains {
         &mut self,
         (inst, terms): (&Instrument, &FloatingTerms),
         as_of: Date,
-        accrual_starts: impl Iterator<Item = Date>,
+        future: &[FuturePeriod],
         (indexes, tabled): (&[Option<&ScenarioCurve>], &LaneFactors),
-        (rates, fixing): (&mut Vec<f64>, &mut Vec<u32>),
+        (rates, runs): (&mut Vec<f64>, &mut FixingRuns),
     ) {
         let lanes = tabled.lanes();
-        let walk = self.walk(
-            (inst, terms),
-            as_of,
-            accrual_starts,
-            (indexes, tabled),
-            fixing,
-        );
+        let walk = self.walk((inst, terms), as_of, future, (indexes, tabled), runs);
         let (chain, last) = (&self.chains[walk.chain], walk.last);
         // The resets on or before as_of (or before the chain) keep the rate
         // column; the rest, after as_of, are consecutive on the chain (its
@@ -99,15 +94,15 @@ impl ResetChains {
         }
     }
 
-    /// Sets each period's fixing (relative to the first's) and returns where
-    /// they lie on the floater's chain.
+    /// Sets the runs of periods that share a fixing (numbered from the first
+    /// period's) and returns where the fixings lie on the floater's chain.
     fn walk(
         &mut self,
         (inst, terms): (&Instrument, &FloatingTerms),
         as_of: Date,
-        accrual_starts: impl Iterator<Item = Date>,
+        future: &[FuturePeriod],
         curves: (&[Option<&ScenarioCurve>], &LaneFactors),
-        fixing: &mut Vec<u32>,
+        runs: &mut FixingRuns,
     ) -> Walk {
         let (start_month, day) = month_index(inst.start_date);
         let step = i64::from(terms.reset_months);
@@ -136,23 +131,45 @@ impl ResetChains {
         } else {
             -1
         };
-        fixing.clear();
+        runs.clear();
         let mut until = chain.date(i + 1, (key, as_of), curves);
-        let no_period = i;
-        // The window of a period starting on `start`: the last reset on or before it.
-        let mut window_of = |start: Date| {
-            while start >= until {
+        let start = |j: usize| future[j].period.accrual_start;
+        let Some(first_period) = future.first() else {
+            return Walk {
+                chain: at,
+                first: i,
+                last: i,
+            };
+        };
+        // The first period's window is fixing 0.
+        while first_period.period.accrual_start >= until {
+            i += 1;
+            until = chain.date(i + 1, (key, as_of), curves);
+        }
+        let first = i;
+        // Periods a reset usually covers: a run's end is guessed, then
+        // checked with two comparisons, not found period by period.
+        let payments_per_reset = (terms.reset_months / inst.payment_months.max(1)).max(1);
+        let (n, mut from) = (future.len(), 0);
+        loop {
+            // Periods `from..end` start before `until`, period `end` on or after it.
+            let guess = (from + payments_per_reset as usize).min(n);
+            let end = if start(guess - 1) < until && (guess == n || start(guess) >= until) {
+                guess
+            } else {
+                from + 1 + (from + 1..n).take_while(|&j| start(j) < until).count()
+            };
+            runs.push(end as u32, (i - first) as u32);
+            if end == n {
+                break;
+            }
+            // The window of the period starting next: the last reset on or before it.
+            while start(end) >= until {
                 i += 1;
                 until = chain.date(i + 1, (key, as_of), curves);
             }
-            i
-        };
-        let mut starts = accrual_starts.peekable();
-        // The first period's window is fixing 0.
-        let first = starts.peek().map_or(no_period, |&start| window_of(start));
-        // (One `extend`, not a push a period: the vector's length is then
-        // not stored back on every one of a mortgage's ~300 periods.)
-        fixing.extend(starts.map(|start| (window_of(start) - first) as u32));
+            from = end;
+        }
         // (Reset i's own forward, computed when reset i + 1's date was.)
         Walk {
             chain: at,
