@@ -927,11 +927,22 @@ impl RunoffShares {
         }
         let slot = &mut self.known[days as usize % 4];
         if slot.0 != days {
-            *slot = (days, share_of_days(days, self.log_survival));
+            let share = share_of_days(days, self.log_survival);
+            if days < SHORTEST_MONTH {
+                // A period cut short by as_of: its days are the instrument's
+                // own, and kept they would evict a whole month's share that
+                // the next instrument at this rate needs.
+                return share;
+            }
+            *slot = (days, share);
         }
         slot.1
     }
 }
+
+/// Days of the shortest whole period (a February): a period paid monthly or
+/// less often is at least this long unless as_of cuts it.
+const SHORTEST_MONTH: i32 = 28;
 
 /// 1 − exp(τ·ln(1 − CPR)) for τ = `days` / 365 (out of line: the rare case
 /// of [`RunoffShares::of`], whose callers loop over periods).
