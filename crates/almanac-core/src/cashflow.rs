@@ -1511,8 +1511,6 @@ mod tests {
         }
     }
 
-    /// ACTUS test case ann02: 100,000 at 7 %, 30E/360, monthly, 10 years:
-    /// payment 1161.08479, first interest 583.33333, first principal 577.75146.
     /// A run per change of fixing, skipped fixings kept, every period in one.
     #[test]
     fn fixing_runs_cover_each_period_at_its_fixing() {
@@ -1526,6 +1524,8 @@ mod tests {
         assert_eq!(runs.iter().collect::<Vec<_>>(), [(0, 1, 0)]);
     }
 
+    /// ACTUS test case ann02: 100,000 at 7 %, 30E/360, monthly, 10 years:
+    /// payment 1161.08479, first interest 583.33333, first principal 577.75146.
     #[test]
     fn actus_ann02() {
         let f = flows(raw("ann02"), d(2024, 12, 31), None);
