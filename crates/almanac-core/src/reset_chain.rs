@@ -133,16 +133,16 @@ impl ResetChains {
         };
         runs.clear();
         let mut until = chain.date(i + 1, (key, as_of), curves);
-        let start = |j: usize| future[j].period.accrual_start;
-        let Some(first_period) = future.first() else {
+        if future.is_empty() {
             return Walk {
                 chain: at,
                 first: i,
                 last: i,
             };
-        };
+        }
+        let start = |j: usize| future[j].period.accrual_start;
         // The first period's window is fixing 0.
-        while first_period.period.accrual_start >= until {
+        while start(0) >= until {
             i += 1;
             until = chain.date(i + 1, (key, as_of), curves);
         }
