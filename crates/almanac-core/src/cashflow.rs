@@ -410,61 +410,14 @@ impl Projector {
             return Ok(());
         }
         self.prepare_runoff(inst.prepayment_rate);
-        let month_step = month_step(inst);
-        let sign = inst.side.sign();
-        // The fixing of the previous period and its rate under this scenario.
-        let mut fixed: Option<(u32, f64)> = None;
-        // The last discount factor on the index curve (day, value).
-        let mut last_df = None;
-        let mut pricing = Pricing::new();
-        let remaining = self.future();
-        let n = remaining.len();
-        let mut b = inst.balance;
-        for (j, (future, &runoff)) in remaining.iter().zip(&self.runoff).enumerate() {
-            let period = &future.period;
-            if period.accrual_start >= until {
-                break;
-            }
-            let rate = match &inst.floating {
-                None => inst.rate,
-                Some(terms) => {
-                    // (`prepare_fixings` gave every period its fixing.)
-                    let at = self.fixing[j];
-                    match fixed {
-                        Some((fixed_at, rate)) if fixed_at == at => rate,
-                        _ => {
-                            let fixing = &self.fixings[at as usize];
-                            let rate = fixed_rate(
-                                instrument_id,
-                                inst,
-                                terms,
-                                fixing,
-                                index,
-                                &mut last_df,
-                            )?;
-                            fixed = Some((at, rate));
-                            rate
-                        }
-                    }
-                }
-            };
-            let payments_left = (n - j) as i32;
-            pricing.set_rate(inst.amortization, rate, month_step, b, payments_left);
-            let (interest, principal, prepayment, balance_after) =
-                period_amounts(inst, future, runoff, b, &mut pricing, payments_left);
-            out.push(Flow {
-                pay_date: period.pay_date,
-                accrual_start: period.accrual_start,
-                accrual_end: period.accrual_end,
-                balance: sign * b,
-                rate,
-                interest: sign * interest,
-                principal: sign * principal,
-                prepayment: sign * prepayment,
-            });
-            b = balance_after;
-        }
-        Ok(())
+        let future = held_periods(&self.future, &self.grids, &self.on_grid);
+        let periods = (
+            future,
+            &self.runoff[..],
+            &self.fixing[..],
+            &self.fixings[..],
+        );
+        project_flows((instrument_id, inst), periods, (index, until), out)
     }
 
     /// The totals (interest + principal + run-off, signed) of `inst`'s
@@ -631,12 +584,74 @@ impl Projector {
     }
 }
 
+/// [`Projector::project_until`]'s flows of the `future` periods held (with
+/// their run-off shares and, for a floater, each period's fixing in
+/// `fixings`). Compiled also for FMA, chosen at run time: the balance chain's
+/// fused multiply-adds ([`Repayment::scheduled`]) are then one instruction
+/// each, not a call to the C library's `fma` (the same bits either way).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn project_flows(
+    (instrument_id, inst): (&str, &Instrument),
+    (future, runoff, fixing, fixings): (&[FuturePeriod], &[f64], &[u32], &[Fixing]),
+    (index, until): (Option<&ScenarioCurve>, Date),
+    out: &mut Vec<Flow>,
+) -> Result<()> {
+    let month_step = month_step(inst);
+    let sign = inst.side.sign();
+    // The fixing of the previous period and its rate under this scenario.
+    let mut fixed: Option<(u32, f64)> = None;
+    // The last discount factor on the index curve (day, value).
+    let mut last_df = None;
+    let mut pricing = Pricing::new();
+    let n = future.len();
+    let mut b = inst.balance;
+    for (j, (period, &runoff)) in future.iter().zip(runoff).enumerate() {
+        if period.period.accrual_start >= until {
+            break;
+        }
+        let rate = match &inst.floating {
+            None => inst.rate,
+            Some(terms) => {
+                // (`prepare_fixings` gave every period its fixing.)
+                let at = fixing[j];
+                match fixed {
+                    Some((fixed_at, rate)) if fixed_at == at => rate,
+                    _ => {
+                        let fixing = &fixings[at as usize];
+                        let rate =
+                            fixed_rate(instrument_id, inst, terms, fixing, index, &mut last_df)?;
+                        fixed = Some((at, rate));
+                        rate
+                    }
+                }
+            }
+        };
+        let payments_left = (n - j) as i32;
+        pricing.set_rate(inst.amortization, rate, month_step, b, payments_left);
+        let (interest, principal, prepayment, balance_after) =
+            period_amounts(inst, period, runoff, b, &mut pricing, payments_left);
+        out.push(Flow {
+            pay_date: period.period.pay_date,
+            accrual_start: period.period.accrual_start,
+            accrual_end: period.period.accrual_end,
+            balance: sign * b,
+            rate,
+            interest: sign * interest,
+            principal: sign * principal,
+            prepayment: sign * prepayment,
+        });
+        b = balance_after;
+    }
+    Ok(())
+}
+
 /// The totals of a single lane's `future` periods (a fixed rate, or a
 /// floater under one scenario: `fixing` gives the runs of periods at each
 /// fixing in `rates`; a fixed rate has one), stored in `out` (`[period]`) or, if
 /// `ADD`, added to it. Its balance stays in a register instead of going
 /// through memory each period; its run-off shares are computed here, in
 /// the time the loop waits on that balance anyway.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn project_one_lane<const ADD: bool>(
     inst: &Instrument,
     future: &[FuturePeriod],
@@ -740,12 +755,13 @@ fn fixed_lane<const ADD: bool>(
 /// added once the next fixing's periods are projected (so their stores are
 /// done), and the additions overlap the projection's wait on its balances.
 ///
-/// Compiled also for AVX-512 and AVX, chosen at run time: a chunk's eight
-/// lanes then fill one or two vector registers instead of four SSE2 ones
-/// (the baseline x86-64). The same IEEE operations in the same order, so the
-/// same bits: the AVX-512 version may use FMA, but Rust never fuses a
-/// multiplication and an addition on its own, and none is written here.
-#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
+/// Compiled also for AVX-512 and AVX2 with FMA, chosen at run time: a chunk's
+/// eight lanes then fill one or two vector registers instead of four SSE2
+/// ones (the baseline x86-64), and the balance chain's fused multiply-adds
+/// are instructions. The same IEEE operations in the same order, so the
+/// same bits: Rust never fuses a multiplication and an addition on its own,
+/// and the fused ones written (`mul_add`) are exactly rounded everywhere.
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn project_lanes(
     inst: &Instrument,
     (future, runoff, fixing): (&[FuturePeriod], &[f64], &FixingRuns),
@@ -1243,13 +1259,16 @@ impl Repayment {
     /// (`p`, `growth` = 1 + p and `payment`: the period's pricing).
     ///
     /// [`Repayment::Level`]'s balance after its payment is b·(1 + p) − P:
-    /// b minus its principal P − b·p, but for rounding, with two operations on
-    /// the chain from one period's balance to the next instead of three (a
-    /// projection waits on that chain, period after period).
+    /// b minus its principal P − b·p, but for rounding, as one fused
+    /// multiply-add (rounded once) on the chain from one period's balance to
+    /// the next instead of three operations (a projection waits on that
+    /// chain, period after period). `mul_add` is exactly rounded on every
+    /// processor: one instruction where the projection is compiled for FMA
+    /// (see [`project_flows`]), the C library's `fma` elsewhere, the same bits.
     #[inline(always)]
     fn scheduled(self, b: f64, p: f64, growth: f64, payment: f64) -> (f64, f64) {
         match self {
-            Repayment::Level => (payment - b * p, b * growth - payment),
+            Repayment::Level => (payment - b * p, b.mul_add(growth, -payment)),
             Repayment::Linear(k) => {
                 let principal = b / k;
                 (principal, b - principal)
@@ -1263,11 +1282,12 @@ impl Repayment {
     /// [`Repayment::scheduled`] left) runs off: after_schedule·kept, as
     /// methodology.md words it. [`Repayment::Level`]'s is computed as
     /// b·(growth·kept) − P·kept, equal but for rounding: growth·kept and
-    /// P·kept do not wait on b, so again two operations are on the chain, not four.
+    /// P·kept do not wait on b, so again one fused multiply-add is on the
+    /// chain, not four operations.
     #[inline(always)]
     fn kept_share(self, b: f64, growth: f64, payment: f64, after_schedule: f64, kept: f64) -> f64 {
         match self {
-            Repayment::Level => b * (growth * kept) - payment * kept,
+            Repayment::Level => b.mul_add(growth * kept, -(payment * kept)),
             _ => after_schedule * kept,
         }
     }
