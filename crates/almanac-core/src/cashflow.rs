@@ -410,9 +410,8 @@ impl Projector {
             return Ok(());
         }
         self.prepare_runoff(inst.prepayment_rate);
-        let future = held_periods(&self.future, &self.grids, &self.on_grid);
         let periods = (
-            future,
+            self.future(),
             &self.runoff[..],
             &self.fixing[..],
             &self.fixings[..],
