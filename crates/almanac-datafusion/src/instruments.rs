@@ -108,10 +108,9 @@ impl<T: Copy> CodeMemo<T> {
     }
 }
 
-/// A validated row: the instrument, where its index curve sits in the market,
-/// and its instrument_id.
-pub(crate) struct ValidRow<'a> {
-    pub id: &'a str,
+/// A validated row: the instrument and where its curves sit in the market
+/// (its instrument_id stays in the batch: [`InstrumentBatch::id`]).
+pub(crate) struct ValidRow {
     pub instrument: Instrument,
     pub index_curve: Option<usize>,
     /// The currency's discount curve.
@@ -183,7 +182,7 @@ impl InstrumentBatch {
             })
         };
         RawInstrument {
-            instrument_id: self.text(at::ID, row).unwrap_or(""),
+            instrument_id: self.id(row),
             side: self.text(at::SIDE, row),
             balance: self.f64(at::BALANCE, row),
             start_date: date(at::START),
@@ -204,8 +203,27 @@ impl InstrumentBatch {
         }
     }
 
+    /// The instrument_id of row `row` ("" if NULL; validation rejects it).
+    pub fn id(&self, row: usize) -> &str {
+        self.text(at::ID, row).unwrap_or("")
+    }
+
+    /// Validates every row, in row order, into `out` (cleared first): the
+    /// columns are read front to back, once, for a caller that then visits the
+    /// rows out of order ([`Self::locality_order`]) and would otherwise miss
+    /// the cache on each of a row's twenty columns.
+    pub fn validate_all(
+        &self,
+        rows: usize,
+        market: &Market,
+        out: &mut Vec<Result<ValidRow, Error>>,
+    ) {
+        out.clear();
+        out.extend((0..rows).map(|row| self.validate(row, market)));
+    }
+
     /// Validates row `row` against the contract and the market.
-    pub fn validate(&self, row: usize, market: &Market) -> Result<ValidRow<'_>, Error> {
+    pub fn validate(&self, row: usize, market: &Market) -> Result<ValidRow, Error> {
         let raw = self.raw(row);
         let memos = &mut *self.memos.borrow_mut();
         let text = |i: usize| self.cols.text(i);
@@ -258,7 +276,6 @@ impl InstrumentBatch {
             })?),
         };
         Ok(ValidRow {
-            id: raw.instrument_id,
             instrument,
             index_curve,
             discount_curve,

@@ -74,6 +74,8 @@ pub(crate) struct CashflowStream {
     /// The order the current batch's rows are summed in (see
     /// [`InstrumentBatch::locality_order`]).
     order: Vec<u32>,
+    /// The current batch's rows, validated in row order (summing only).
+    validated: Vec<Result<ValidRow, CoreError>>,
     /// One projector for the stream: its schedule grids are built once, and
     /// the sums kept per grid period are dated with them.
     projector: Projector,
@@ -111,6 +113,7 @@ impl CashflowStream {
             presum,
             pending: VecDeque::new(),
             order: Vec::new(),
+            validated: Vec::new(),
             projector,
         })
     }
@@ -211,14 +214,25 @@ impl CashflowStream {
                 .get(self.next_row)
                 .map_or(self.next_row, |&r| r as usize);
             self.next_row += 1;
-            let summed = sum_row(
-                instruments,
-                row,
-                market,
-                projector,
-                (&mut self.flows, &mut self.scenario_flows, &mut self.totals),
-                presum,
-            );
+            let fresh;
+            let valid = match self.validated.get(row) {
+                Some(valid) => valid,
+                None => {
+                    fresh = instruments.validate(row, market);
+                    &fresh
+                }
+            };
+            let summed = match valid {
+                Ok(valid) => sum_row(
+                    (instruments.id(row), valid),
+                    row,
+                    market,
+                    projector,
+                    (&mut self.flows, &mut self.scenario_flows, &mut self.totals),
+                    presum,
+                ),
+                Err(e) => Err(e.clone()),
+            };
             match summed {
                 Ok(()) => {}
                 Err(_) if self.config.lenient => {}
@@ -265,18 +279,17 @@ fn emit_sums(
     })
 }
 
-/// Validates one instrument row and adds its flows to the sums: once for
+/// Adds the flows of one validated instrument row to the sums: once for
 /// every scenario when they cannot differ, else under each scenario (all or
 /// none: a failure under one scenario adds nothing).
 fn sum_row(
-    instruments: &InstrumentBatch,
+    (id, valid): (&str, &ValidRow),
     row: usize,
     market: &Market,
     projector: &mut Projector,
     (flows, by_scenario, totals): (&mut Vec<Flow>, &mut Vec<Vec<Flow>>, &mut Vec<f64>),
     presum: &mut Presum,
 ) -> Result<(), CoreError> {
-    let valid = instruments.validate(row, market)?;
     let group = presum.row_groups.get(row).copied().unwrap_or(0);
     let first = market.cpr_multiplier.first().copied().unwrap_or(1.0);
     let same_runoff = valid.instrument.prepayment_rate == 0.0
@@ -298,7 +311,7 @@ fn sum_row(
         let lanes = indexes.0.len();
         let sums = &mut *presum;
         let added = projector.add_totals_to(
-            valid.id,
+            id,
             &inst,
             indexes,
             (totals, move |window, n| {
@@ -312,13 +325,13 @@ fn sum_row(
     } else if shared {
         let inst = under_scenario(&valid.instrument, first);
         flows.clear();
-        projector.project(valid.id, &inst, None, flows)?;
+        projector.project(id, &inst, None, flows)?;
         presum.add_flows(group, 0, flows, projector.grid_window());
     } else {
         by_scenario.resize_with(market.scenarios.len(), Vec::new);
         let mut projected_cpr = None;
         for s in 0..market.scenarios.len() {
-            let (inst, index) = scenario_view(&valid, s, market);
+            let (inst, index) = scenario_view(valid, s, market);
             let (before, rest) = by_scenario.split_at_mut(s);
             let out = &mut rest[0];
             out.clear();
@@ -329,7 +342,7 @@ fn sum_row(
                 {
                     out.extend_from_slice(previous)
                 }
-                _ => projector.project(valid.id, &inst, index, out)?,
+                _ => projector.project(id, &inst, index, out)?,
             }
             projected_cpr = Some(inst.prepayment_rate);
         }
@@ -354,7 +367,7 @@ fn expand_row(
     let mut projected_cpr = None;
     for s in 0..market.scenarios.len() {
         project_under(
-            &valid,
+            (instruments.id(row), &valid),
             s,
             market,
             projector,
@@ -376,7 +389,7 @@ const EVERY_FLOW: Date = Date(i32::MAX);
 /// it is projected again only when that changes. Returns the instrument and
 /// index curve as the scenario sees them.
 fn project_under<'a>(
-    valid: &'a ValidRow,
+    (id, valid): (&str, &'a ValidRow),
     s: usize,
     market: &'a Market,
     projector: &mut Projector,
@@ -387,7 +400,7 @@ fn project_under<'a>(
     let (inst, index) = scenario_view(valid, s, market);
     if index.is_some() || *projected_cpr != Some(inst.prepayment_rate) {
         flows.clear();
-        projector.project_until(valid.id, &inst, index, until, flows)?;
+        projector.project_until(id, &inst, index, until, flows)?;
         *projected_cpr = Some(inst.prepayment_rate);
     }
     Ok((inst, index))
@@ -430,7 +443,7 @@ fn reprice_row(
     let valid = instruments.validate(row, market)?;
     let index = valid.index_curve.map(|c| &market.shocked[0][c]);
     flows.clear();
-    projector.project(valid.id, &valid.instrument, index, flows)?;
+    projector.project(instruments.id(row), &valid.instrument, index, flows)?;
     reprices.clear();
     repricing_events(&valid.instrument, flows, projector.as_of, reprices);
     buffer.push_reprices(row, reprices);
@@ -457,7 +470,7 @@ fn nii_row(
     let until = horizon_end(projector.as_of, horizon_months);
     for s in 0..market.scenarios.len() {
         let (inst, index) = project_under(
-            &valid,
+            (instruments.id(row), &valid),
             s,
             market,
             projector,
@@ -515,8 +528,10 @@ impl Stream for CashflowStream {
                             if let Err(e) = presum.start_batch(&batch) {
                                 return Poll::Ready(Some(Err(e)));
                             }
-                            let order = &mut self.order;
-                            instruments.locality_order(batch.num_rows(), order);
+                            let this = &mut *self;
+                            instruments.locality_order(batch.num_rows(), &mut this.order);
+                            let validated = &mut this.validated;
+                            instruments.validate_all(batch.num_rows(), &this.market, validated);
                         }
                         self.current = Some((batch, instruments));
                         self.next_row = 0;
