@@ -214,6 +214,8 @@ impl CashflowStream {
                 .get(self.next_row)
                 .map_or(self.next_row, |&r| r as usize);
             self.next_row += 1;
+            // (Every row was validated at the batch's start; validated here
+            // should that ever not hold, rather than index out of bounds.)
             let fresh;
             let valid = match self.validated.get(row) {
                 Some(valid) => valid,
