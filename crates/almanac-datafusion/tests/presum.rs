@@ -94,3 +94,53 @@ async fn shapes_where_early_sums_would_be_wrong_are_left_alone() {
         assert!(!explained.contains("presum"), "{sql} was rewritten:\n{explained}");
     }
 }
+
+/// Summed inside the operator, where a batch's rows are validated before
+/// they are summed out of order: a bad row still fails the query with its
+/// instrument, column and value; in lenient mode it is left out, and the
+/// other rows, before and after it in either order, are all summed.
+#[tokio::test]
+async fn bad_rows_fail_the_sums_or_are_left_out() {
+    let sql = |table: &str| {
+        format!(
+            "SELECT scenario, pay_date, SUM(total) AS total \
+             FROM cashflows('{table}', DATE '2025-12-31', 'bcbs') GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    };
+    // Every tenth row again, with a payment step the contract rejects.
+    let mixed = "CREATE TABLE mixed AS SELECT * FROM instruments UNION ALL \
+                 SELECT * REPLACE ('BAD-' || instrument_id AS instrument_id, 7 AS payment_months) \
+                 FROM instruments WHERE instrument_id LIKE '%0'";
+    for lenient in ["false", "true"] {
+        let ctx =
+            common::session(&[("almanac.presum", "true"), ("almanac.lenient", lenient)]).await;
+        ctx.sql(mixed)
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("mixed book");
+        let (summed, clean) = (sql("mixed"), sql("instruments"));
+        assert!(
+            plan(&ctx, &summed).await.contains("presum"),
+            "{summed} not rewritten"
+        );
+        let result = ctx.sql(&summed).await.expect("plan").collect().await;
+        if lenient == "false" {
+            let error = result
+                .expect_err("a bad row must fail the query")
+                .to_string();
+            assert!(
+                error.contains("instrument 'BAD-") && error.contains("column payment_months = 7"),
+                "{error}"
+            );
+        } else {
+            result.expect("lenient sums");
+            assert_same(
+                &rows(&ctx, &summed).await,
+                &rows(&ctx, &clean).await,
+                &summed,
+            );
+        }
+    }
+}
